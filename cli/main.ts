@@ -1,5 +1,6 @@
-// The `keelson` command. Each subcommand lives in its own module and registers itself here.
+// The `keelson` command. Each subcommand lives in its own module and is registered here.
 import { Command } from 'commander';
+import { simCommand } from './sim.js';
 
 const program = new Command();
 program
@@ -8,5 +9,10 @@ program
   .version('0.1.0')
   .showHelpAfterError()
   .configureOutput({ outputError: (str, write) => write(`keelson: ${str.replace(/^error: /, '')}`) });
+
+for (const sub of [simCommand()]) {
+  sub.copyInheritedSettings(program);
+  program.addCommand(sub);
+}
 
 await program.parseAsync(process.argv);
