@@ -1,0 +1,214 @@
+// The durable Raft log of one member, in LevelDB (classic-level): entries, hard state, the
+// latest snapshot's metadata and the compaction point, each record checksummed.
+//
+// Every Ready is saved as ONE batch (atomic in LevelDB), synced when the Ready says so, before
+// any message that depends on it is sent. An in-memory MemoryStorage mirrors what is on disk;
+// it is what the pure core reads.
+//
+// Keys: "m/hard", "m/snap", "m/compacted", "m/identity", "e/<16 hex digits of index>".
+
+import { ClassicLevel } from 'classic-level';
+import { MemoryStorage } from '../core/memory-storage.js';
+import {
+  EntryType,
+  type ConfState,
+  type Entry,
+  type HardState,
+  type SnapshotMetadata,
+} from '../core/types.js';
+import { CorruptRecordError, decodeRecord, encodeRecord } from './record-codec.js';
+
+type DB = ClassicLevel<string, Buffer>;
+
+export class CorruptLogError extends Error {
+  override name = 'CorruptLogError';
+}
+
+export interface LogIdentity {
+  clusterId: string;
+  memberId: number;
+  name: string;
+}
+
+interface EntryRecord {
+  t: number;
+  y: number;
+  d: Uint8Array;
+}
+
+interface SnapRecord {
+  index: number;
+  term: number;
+  voters: number[];
+  learners: number[];
+}
+
+const ENTRY_PREFIX = 'e/';
+function entryKey(i: number): string {
+  return ENTRY_PREFIX + i.toString(16).padStart(16, '0');
+}
+
+export interface SaveRequest {
+  hardState?: HardState;
+  entries: readonly Entry[];
+  /** A snapshot installed from the leader: replaces the whole log. */
+  snapshot?: SnapshotMetadata;
+  sync: boolean;
+}
+
+export class RaftLogStore {
+  private constructor(
+    private readonly db: DB,
+    readonly dir: string,
+    readonly memory: MemoryStorage,
+    private identityRecord: LogIdentity | undefined,
+    private compacted: { index: number; term: number },
+  ) {}
+
+  /**
+   * Opens (or creates) the log at `dir` and loads it into memory. A record that fails its
+   * checksum, a gap in the log, or a hard state that claims more than the log holds stops
+   * start-up with a CorruptLogError naming the folder and the problem.
+   */
+  static async open(dir: string): Promise<RaftLogStore> {
+    const db: DB = new ClassicLevel<string, Buffer>(dir, { keyEncoding: 'utf8', valueEncoding: 'buffer' });
+    try {
+      await db.open();
+    } catch (e) {
+      const cause = (e as { cause?: Error }).cause?.message ?? (e as Error).message;
+      throw new CorruptLogError(`raft log ${dir}: cannot open the database: ${cause}`);
+    }
+    try {
+      return await RaftLogStore.load(db, dir);
+    } catch (e) {
+      await db.close().catch(() => undefined);
+      if (e instanceof CorruptRecordError) throw new CorruptLogError(`raft log ${dir}: ${e.message}; refusing to start from a damaged log`);
+      if (e instanceof CorruptLogError) throw e;
+      const cause = (e as { cause?: Error }).cause?.message ?? (e as Error).message;
+      throw new CorruptLogError(`raft log ${dir}: cannot read the database: ${cause}`);
+    }
+  }
+
+  private static async load(db: DB, dir: string): Promise<RaftLogStore> {
+    const get = async <T>(key: string): Promise<T | undefined> => {
+      const v = await db.get(key);
+      return v === undefined ? undefined : decodeRecord<T>(v, `${dir} key ${key}`);
+    };
+    const hard = await get<HardState>('m/hard');
+    const snap = await get<SnapRecord>('m/snap');
+    const compacted = (await get<{ index: number; term: number }>('m/compacted')) ?? { index: 0, term: 0 };
+    const identity = await get<LogIdentity>('m/identity');
+
+    const mem = new MemoryStorage();
+    const cs: ConfState = { voters: snap?.voters ?? [], learners: snap?.learners ?? [] };
+    if (compacted.index > 0) {
+      mem.applySnapshot({ metadata: { index: compacted.index, term: compacted.term, confState: cs }, data: new Uint8Array(0) });
+    }
+    // Entries after the compaction point, contiguous.
+    const ents: Entry[] = [];
+    let expect = compacted.index + 1;
+    let prevTerm = compacted.term;
+    for await (const [key, value] of db.iterator({ gte: entryKey(expect), lt: 'e0' })) {
+      const index = parseInt(key.slice(ENTRY_PREFIX.length), 16);
+      if (index !== expect) throw new CorruptLogError(`raft log ${dir}: entry ${expect} is missing (next stored entry is ${index})`);
+      const r = decodeRecord<EntryRecord>(value, `${dir} entry ${index}`);
+      if (r.t < prevTerm) throw new CorruptLogError(`raft log ${dir}: entry ${index} has term ${r.t} below the previous entry's ${prevTerm}`);
+      ents.push({ term: r.t, index, type: r.y as EntryType, data: r.d });
+      prevTerm = r.t;
+      expect++;
+    }
+    mem.append(ents);
+    if (snap && snap.index > compacted.index) {
+      if (snap.index > mem.lastIndex()) {
+        // A snapshot installed from the leader: the log restarts at it.
+        mem.applySnapshot({ metadata: { index: snap.index, term: snap.term, confState: cs }, data: new Uint8Array(0) });
+      } else {
+        if (mem.term(snap.index) !== snap.term) {
+          throw new CorruptLogError(`raft log ${dir}: snapshot at ${snap.index} has term ${snap.term} but the log has ${mem.term(snap.index)} there`);
+        }
+        mem.createSnapshot(snap.index, cs, new Uint8Array(0));
+      }
+    }
+    if (hard) {
+      if (hard.commit > mem.lastIndex()) {
+        throw new CorruptLogError(
+          `raft log ${dir}: the hard state says entries up to ${hard.commit} are committed but the log ends at ${mem.lastIndex()} (acknowledged entries are missing); refusing to start`,
+        );
+      }
+      mem.setHardState(hard);
+    }
+    return new RaftLogStore(db, dir, mem, identity, compacted);
+  }
+
+  identity(): LogIdentity | undefined {
+    return this.identityRecord;
+  }
+
+  async setIdentity(id: LogIdentity): Promise<void> {
+    await this.db.put('m/identity', encodeRecord(id), { sync: true });
+    this.identityRecord = id;
+  }
+
+  /** Persists one Ready's worth of state in one batch, then mirrors it in memory. */
+  async save(req: SaveRequest): Promise<void> {
+    const mem = this.memory;
+    const batch = this.db.batch();
+    if (req.snapshot) {
+      // The log is replaced by the snapshot: every stored entry goes, in the same batch.
+      for (let i = mem.firstIndex(); i <= mem.lastIndex(); i++) batch.del(entryKey(i));
+      const s = req.snapshot;
+      batch.put('m/snap', encodeRecord({ index: s.index, term: s.term, voters: s.confState.voters, learners: s.confState.learners } satisfies SnapRecord));
+      batch.put('m/compacted', encodeRecord({ index: s.index, term: s.term }));
+    }
+    if (req.entries.length > 0) {
+      const first = (req.entries[0] as Entry).index;
+      const last = (req.entries[req.entries.length - 1] as Entry).index;
+      const storedLast = req.snapshot ? req.snapshot.index : mem.lastIndex();
+      // A conflicting suffix beyond the new entries is removed with them, atomically.
+      for (let i = last + 1; i <= storedLast; i++) batch.del(entryKey(i));
+      for (const e of req.entries) {
+        if (e.index < first) continue;
+        batch.put(entryKey(e.index), encodeRecord({ t: e.term, y: e.type, d: e.data } satisfies EntryRecord));
+      }
+    }
+    if (req.hardState) batch.put('m/hard', encodeRecord(req.hardState));
+    if (batch.length > 0) await batch.write({ sync: req.sync });
+    else await batch.close();
+    if (req.snapshot) {
+      mem.applySnapshot({ metadata: req.snapshot, data: new Uint8Array(0) });
+      this.compacted = { index: req.snapshot.index, term: req.snapshot.term };
+    }
+    mem.append(req.entries);
+    if (req.hardState) mem.setHardState(req.hardState);
+  }
+
+  /**
+   * Records that the state machine durably holds everything up to `index` (a snapshot point),
+   * then drops log entries before `compactTo` (keeping some for slow followers).
+   */
+  async snapshotAndCompact(index: number, confState: ConfState, compactTo: number): Promise<void> {
+    const mem = this.memory;
+    if (index <= mem.snapshot().metadata.index) return;
+    const term = mem.term(index);
+    await this.db.put('m/snap', encodeRecord({ index, term, voters: confState.voters, learners: confState.learners } satisfies SnapRecord), { sync: true });
+    mem.createSnapshot(index, confState, new Uint8Array(0));
+    const to = Math.min(compactTo, index);
+    if (to <= this.compacted.index) return;
+    const toTerm = mem.term(to);
+    const batch = this.db.batch();
+    batch.put('m/compacted', encodeRecord({ index: to, term: toTerm }));
+    for (let i = this.compacted.index + 1; i <= to; i++) batch.del(entryKey(i));
+    await batch.write({ sync: false });
+    mem.compact(to);
+    this.compacted = { index: to, term: toTerm };
+  }
+
+  /** Asks LevelDB to rewrite its files so deleted entries give their disk space back. */
+  async reclaimSpace(): Promise<void> {
+    await this.db.compactRange('e/', 'e0');
+  }
+
+  async close(): Promise<void> {
+    await this.db.close();
+  }
+}
