@@ -1,0 +1,206 @@
+// The Raft entry payload of the store: etcd's InternalRaftRequest, reduced to what the store
+// applies. Exactly one field is set. Encoded with msgpackr (Buffers as bin, bigint IDs as
+// 64-bit integers, so they round-trip exactly). Decoding checks the shape of every field, so a
+// damaged or foreign entry is rejected the same way on every replica instead of crashing apply.
+
+import type { AlarmRequest, CompactionRequest, DeleteRangeRequest, PutRequest, RangeRequest, TxnRequest } from '../api/types.js';
+import { newPackr } from './records.js';
+
+export interface LeaseGrantProposal {
+  /** Chosen by the proposer (never 0), so that applying is deterministic. */
+  ID: bigint;
+  TTL: number;
+}
+
+export interface LeaseRevokeProposal {
+  ID: bigint;
+}
+
+export interface LeaseCheckpoint {
+  ID: bigint;
+  remainingTTL: number;
+}
+
+export interface LeaseCheckpointProposal {
+  checkpoints: LeaseCheckpoint[];
+}
+
+/** Exactly one field is set. */
+export interface StoreRequest {
+  range?: RangeRequest;
+  put?: PutRequest;
+  deleteRange?: DeleteRangeRequest;
+  txn?: TxnRequest;
+  compaction?: CompactionRequest;
+  leaseGrant?: LeaseGrantProposal;
+  leaseRevoke?: LeaseRevokeProposal;
+  leaseCheckpoint?: LeaseCheckpointProposal;
+  alarm?: AlarmRequest;
+}
+
+export class BadRequestError extends Error {
+  override name = 'BadRequestError';
+}
+
+const packr = newPackr();
+
+export function encodeStoreRequest(req: StoreRequest): Buffer {
+  return packr.pack(req);
+}
+
+// ---- shape checks ----
+
+type Obj = Record<string, unknown>;
+
+function fail(path: string, what: string): never {
+  throw new BadRequestError(`store request: ${path} ${what}`);
+}
+
+function obj(v: unknown, path: string): Obj {
+  if (typeof v !== 'object' || v === null || Array.isArray(v) || Buffer.isBuffer(v)) fail(path, 'is not an object');
+  return v as Obj;
+}
+
+function bytes(o: Obj, f: string, path: string, required: boolean): void {
+  const v = o[f];
+  if (v === undefined) {
+    if (required) fail(`${path}.${f}`, 'is missing');
+    return;
+  }
+  if (!Buffer.isBuffer(v)) fail(`${path}.${f}`, 'is not bytes');
+}
+
+function int(o: Obj, f: string, path: string, required = false): void {
+  const v = o[f];
+  if (v === undefined) {
+    if (required) fail(`${path}.${f}`, 'is missing');
+    return;
+  }
+  if (typeof v !== 'number' || !Number.isSafeInteger(v)) fail(`${path}.${f}`, 'is not an integer');
+}
+
+function big(o: Obj, f: string, path: string, required = false): void {
+  const v = o[f];
+  if (v === undefined) {
+    if (required) fail(`${path}.${f}`, 'is missing');
+    return;
+  }
+  if (typeof v !== 'bigint') fail(`${path}.${f}`, 'is not a 64-bit integer');
+}
+
+function bool(o: Obj, f: string, path: string): void {
+  const v = o[f];
+  if (v !== undefined && typeof v !== 'boolean') fail(`${path}.${f}`, 'is not a boolean');
+}
+
+function arr(o: Obj, f: string, path: string): unknown[] {
+  const v = o[f];
+  if (!Array.isArray(v)) fail(`${path}.${f}`, 'is not a list');
+  return v;
+}
+
+function checkRange(v: unknown, path: string): void {
+  const o = obj(v, path);
+  bytes(o, 'key', path, true);
+  bytes(o, 'rangeEnd', path, false);
+  for (const f of ['limit', 'revision', 'sortOrder', 'sortTarget', 'minModRevision', 'maxModRevision', 'minCreateRevision', 'maxCreateRevision']) {
+    int(o, f, path);
+  }
+  for (const f of ['serializable', 'keysOnly', 'countOnly']) bool(o, f, path);
+}
+
+function checkPut(v: unknown, path: string): void {
+  const o = obj(v, path);
+  bytes(o, 'key', path, true);
+  bytes(o, 'value', path, false);
+  big(o, 'lease', path);
+  for (const f of ['prevKv', 'ignoreValue', 'ignoreLease']) bool(o, f, path);
+}
+
+function checkDelete(v: unknown, path: string): void {
+  const o = obj(v, path);
+  bytes(o, 'key', path, true);
+  bytes(o, 'rangeEnd', path, false);
+  bool(o, 'prevKv', path);
+}
+
+function checkCompare(v: unknown, path: string): void {
+  const o = obj(v, path);
+  int(o, 'result', path, true);
+  int(o, 'target', path, true);
+  bytes(o, 'key', path, true);
+  int(o, 'version', path);
+  int(o, 'createRevision', path);
+  int(o, 'modRevision', path);
+  bytes(o, 'value', path, false);
+  big(o, 'lease', path);
+  bytes(o, 'rangeEnd', path, false);
+}
+
+function checkOp(v: unknown, path: string, depth: number): void {
+  const o = obj(v, path);
+  let n = 0;
+  if (o['requestRange'] !== undefined) (n++, checkRange(o['requestRange'], `${path}.requestRange`));
+  if (o['requestPut'] !== undefined) (n++, checkPut(o['requestPut'], `${path}.requestPut`));
+  if (o['requestDeleteRange'] !== undefined) (n++, checkDelete(o['requestDeleteRange'], `${path}.requestDeleteRange`));
+  if (o['requestTxn'] !== undefined) (n++, checkTxn(o['requestTxn'], `${path}.requestTxn`, depth + 1));
+  if (n > 1) fail(path, 'sets more than one request');
+}
+
+const MAX_TXN_DEPTH = 64;
+
+function checkTxn(v: unknown, path: string, depth = 0): void {
+  if (depth > MAX_TXN_DEPTH) fail(path, 'nests txns too deeply');
+  const o = obj(v, path);
+  arr(o, 'compare', path).forEach((c, i) => checkCompare(c, `${path}.compare[${i}]`));
+  arr(o, 'success', path).forEach((op, i) => checkOp(op, `${path}.success[${i}]`, depth));
+  arr(o, 'failure', path).forEach((op, i) => checkOp(op, `${path}.failure[${i}]`, depth));
+}
+
+const CHECKS: Record<keyof StoreRequest, (v: unknown, path: string) => void> = {
+  range: checkRange,
+  put: checkPut,
+  deleteRange: checkDelete,
+  txn: (v, p) => checkTxn(v, p),
+  compaction: (v, p) => {
+    const o = obj(v, p);
+    int(o, 'revision', p, true);
+    bool(o, 'physical', p);
+  },
+  leaseGrant: (v, p) => {
+    const o = obj(v, p);
+    big(o, 'ID', p, true);
+    int(o, 'TTL', p, true);
+  },
+  leaseRevoke: (v, p) => big(obj(v, p), 'ID', p, true),
+  leaseCheckpoint: (v, p) => {
+    arr(obj(v, p), 'checkpoints', p).forEach((c, i) => {
+      const o = obj(c, `${p}.checkpoints[${i}]`);
+      big(o, 'ID', `${p}.checkpoints[${i}]`, true);
+      int(o, 'remainingTTL', `${p}.checkpoints[${i}]`, true);
+    });
+  },
+  alarm: (v, p) => {
+    const o = obj(v, p);
+    int(o, 'action', p, true);
+    big(o, 'memberID', p);
+    int(o, 'alarm', p);
+  },
+};
+
+/** Decodes and shape-checks an entry payload; throws BadRequestError when it is not one. */
+export function decodeStoreRequest(data: Uint8Array): StoreRequest {
+  let v: unknown;
+  try {
+    v = packr.unpack(Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength));
+  } catch (e) {
+    throw new BadRequestError(`store request: undecodable (${(e as Error).message})`);
+  }
+  const o = obj(v, 'request');
+  const fields = Object.keys(o).filter((k) => o[k] !== undefined);
+  if (fields.length !== 1) fail('request', `must set exactly one field, has ${fields.length}`);
+  const f = fields[0] as keyof StoreRequest;
+  if (!Object.prototype.hasOwnProperty.call(CHECKS, f)) fail('request', `has unknown field ${String(f)}`);
+  CHECKS[f](o[f], f);
+  return o as StoreRequest;
+}
