@@ -119,6 +119,8 @@ export class RaftNode {
    * ctx appears in a later Ready once safe. Returns false if there is no known leader to ask.
    */
   readIndex(ctx: Uint8Array): boolean {
+    // The context is how the answer finds its request; an empty one could never be matched.
+    if (ctx.length === 0) throw new Error('raft: readIndex needs a non-empty request context');
     if (this.raft.state !== StateType.Leader && this.raft.lead === NONE) return false;
     this.raft.step(
       newMessage(MessageType.ReadIndex, { entries: [{ term: 0, index: 0, type: EntryType.Normal, data: ctx }] }),

@@ -309,11 +309,12 @@ export class Raft {
     this.state = StateType.Leader;
     const self = this.prs.progress.get(this.id);
     if (self) self.becomeReplicate();
-    // No conf change until this leader's first entry is applied (single-server change safety).
-    this.pendingConfIndex = this.raftLog.lastIndex();
     // The no-op entry of the new term: committing it commits everything before it (§5.4.2).
     const ok = this.appendEntries([{ term: 0, index: 0, type: EntryType.Normal, data: new Uint8Array(0) }]);
     invariant(ok, 'empty entry was dropped');
+    // No conf change until this leader's first entry (the no-op just appended) is applied
+    // (single-server change safety).
+    this.pendingConfIndex = this.raftLog.lastIndex();
     // The no-op does not count towards the uncommitted-size limit.
     this.uncommittedSize = 0;
   }
@@ -685,7 +686,8 @@ export class Raft {
   }
 
   private leaderReadIndex(m: Message): void {
-    if (this.prs.isSingleton()) {
+    // The only voter is a quorum by itself: no heartbeat round (learners' acks never count).
+    if (this.prs.voters.size === 1 && this.prs.isVoter(this.id)) {
       this.respondToReadIndex(m, this.raftLog.committed);
       return;
     }
@@ -879,12 +881,13 @@ export class Raft {
   applyConfChange(cc: ConfChange): ConfState {
     const next = applyToConfState(this.prs.confState(), cc);
     if (typeof next === 'string') return this.prs.confState();
+    const before = new Set(this.prs.progress.keys());
     this.prs.setConfig(next, this.raftLog.lastIndex() + 1);
     for (const id of [...next.voters, ...next.learners]) {
       const pr = this.prs.progress.get(id);
       // A node just added counts as recently active, so check-quorum does not drop us before
       // it had a chance to answer.
-      if (pr && pr.match === 0 && id !== this.id) pr.recentActive = true;
+      if (pr && !before.has(id)) pr.recentActive = true;
     }
     this.isLearner = this.prs.learners.has(this.id);
     if (this.state !== StateType.Leader) return next;

@@ -27,6 +27,7 @@ function probe(snapshotBytes?: Buffer): Probe {
     },
     onSnapshotReceived: (s) => p.snapshots.push(s),
     onPropose: async () => ({ term: 1, index: 7, error: '', leader: 1 }),
+    onForward: async (req) => ({ payload: Buffer.from(`echo:${req.kind}`), error: '' }),
     onUnreachable: (peer) => p.unreachable.push(peer),
     onSnapshotStatus: (peer, ok) => p.snapStatus.push({ peer, ok }),
     snapshotSource: async () => ({
@@ -141,4 +142,11 @@ test('a forwarded proposal gets the leader answer', async (t) => {
   const { ta } = await pair(t);
   const r = await ta.propose(2, Buffer.from('x'), 3000);
   assert.deepEqual(r, { term: 1, index: 7, error: '', leader: 1 });
+});
+
+test('a forwarded application request gets the peer handler answer', async (t) => {
+  const { ta } = await pair(t);
+  const r = await ta.forward(2, { kind: 'lease-renew', payload: Buffer.from('x') }, 3000);
+  assert.equal(Buffer.from(r.payload).toString(), 'echo:lease-renew');
+  assert.equal(r.error, '');
 });

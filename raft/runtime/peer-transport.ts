@@ -19,6 +19,12 @@ import {
   encodeChunk,
   encodeProposeRequest,
   encodeProposeResponse,
+  decodeForwardRequest,
+  decodeForwardResponse,
+  encodeForwardRequest,
+  encodeForwardResponse,
+  type ForwardRequest,
+  type ForwardResponse,
   type ProposeResponse,
 } from './raft-codec.js';
 
@@ -30,6 +36,7 @@ const serviceDefinition: grpc.ServiceDefinition = {
   Send: { path: `${SERVICE}/Send`, requestStream: true, responseStream: false, requestSerialize: identity, requestDeserialize: passthrough, responseSerialize: identity, responseDeserialize: passthrough },
   SendSnapshot: { path: `${SERVICE}/SendSnapshot`, requestStream: true, responseStream: false, requestSerialize: identity, requestDeserialize: passthrough, responseSerialize: identity, responseDeserialize: passthrough },
   Propose: { path: `${SERVICE}/Propose`, requestStream: false, responseStream: false, requestSerialize: identity, requestDeserialize: passthrough, responseSerialize: identity, responseDeserialize: passthrough },
+  Forward: { path: `${SERVICE}/Forward`, requestStream: false, responseStream: false, requestSerialize: identity, requestDeserialize: passthrough, responseSerialize: identity, responseDeserialize: passthrough },
 };
 
 /** What a received snapshot stream becomes: a verified file, handed to the runtime. */
@@ -49,6 +56,8 @@ export interface TransportHandler {
   onMessages(msgs: Message[]): void;
   onSnapshotReceived(snap: ReceivedSnapshot): void;
   onPropose(data: Uint8Array): Promise<ProposeResponse>;
+  /** A leader-only application request forwarded by a follower. */
+  onForward(req: ForwardRequest): Promise<ForwardResponse>;
   onUnreachable(peer: NodeId): void;
   onSnapshotStatus(peer: NodeId, ok: boolean): void;
   /** A fresh snapshot of the state machine, for a follower that needs one. */
@@ -260,6 +269,7 @@ export class PeerTransport {
       Send: (call: grpc.ServerReadableStream<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) => this.serveSend(call, cb),
       SendSnapshot: (call: grpc.ServerReadableStream<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) => void this.serveSnapshot(call, cb),
       Propose: (call: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) => this.servePropose(call, cb),
+      Forward: (call: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) => this.serveForward(call, cb),
     });
     this.boundPort = await new Promise<number>((resolve, reject) =>
       server.bindAsync(this.opts.listen, grpc.ServerCredentials.createInsecure(), (err, port) => (err ? reject(err) : resolve(port))),
@@ -355,6 +365,42 @@ export class PeerTransport {
       .onPropose(decodeProposeRequest(call.request))
       .then((r) => cb(null, Buffer.from(encodeProposeResponse(r))))
       .catch((e: Error) => cb({ code: grpc.status.UNAVAILABLE, details: e.message }));
+  }
+
+  private serveForward(call: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>): void {
+    const bad = this.checkCaller(call.metadata);
+    if (bad) {
+      cb({ code: grpc.status.FAILED_PRECONDITION, details: bad });
+      return;
+    }
+    let req: ForwardRequest;
+    try {
+      req = decodeForwardRequest(call.request);
+    } catch (e) {
+      cb({ code: grpc.status.INVALID_ARGUMENT, details: (e as Error).message });
+      return;
+    }
+    this.opts.handler
+      .onForward(req)
+      .then((r) => cb(null, Buffer.from(encodeForwardResponse(r))))
+      .catch((e: Error) => cb({ code: grpc.status.UNAVAILABLE, details: e.message }));
+  }
+
+  /** Sends a leader-only application request to `leader`. */
+  forward(leader: NodeId, req: ForwardRequest, timeoutMs: number): Promise<ForwardResponse> {
+    const link = this.peers.get(leader);
+    if (!link) return Promise.reject(new Error(`no address known for leader ${leader}`));
+    return new Promise((resolve, reject) => {
+      link.client().makeUnaryRequest<Uint8Array, Buffer>(
+        `${SERVICE}/Forward`,
+        identity,
+        passthrough,
+        encodeForwardRequest(req),
+        meta(this.opts, leader),
+        { deadline: Date.now() + timeoutMs },
+        (err, res) => (err || !res ? reject(err ?? new Error('empty answer')) : resolve(decodeForwardResponse(res))),
+      );
+    });
   }
 
   /** Sets the peers to talk to (all members but self), keeping links whose URL did not change. */

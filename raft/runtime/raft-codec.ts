@@ -19,9 +19,13 @@ function type(name: string): protobuf.Type {
   return raftRoot().lookupType(`keelson.raft.${name}`);
 }
 
-let T: { Batch: protobuf.Type; Chunk: protobuf.Type; ProposeReq: protobuf.Type; ProposeResp: protobuf.Type; Empty: protobuf.Type } | undefined;
+let T:
+  | { Batch: protobuf.Type; Chunk: protobuf.Type; ProposeReq: protobuf.Type; ProposeResp: protobuf.Type; Empty: protobuf.Type; FwdReq: protobuf.Type; FwdResp: protobuf.Type }
+  | undefined;
 function types() {
   T ??= {
+    FwdReq: type('ForwardRequest'),
+    FwdResp: type('ForwardResponse'),
     Batch: type('Batch'),
     Chunk: type('SnapshotChunk'),
     ProposeReq: type('ProposeRequest'),
@@ -184,4 +188,34 @@ export function decodeProposeResponse(buf: Uint8Array): ProposeResponse {
 
 export function encodeEmpty(): Uint8Array {
   return new Uint8Array(0);
+}
+
+export interface ForwardRequest {
+  kind: string;
+  payload: Uint8Array;
+}
+
+export interface ForwardResponse {
+  payload: Uint8Array;
+  error: string;
+}
+
+export function encodeForwardRequest(r: ForwardRequest): Uint8Array {
+  const t = types().FwdReq;
+  return t.encode(t.fromObject(r)).finish();
+}
+
+export function decodeForwardRequest(buf: Uint8Array): ForwardRequest {
+  const o = types().FwdReq.decode(buf) as unknown as { kind?: string; payload?: Uint8Array };
+  return { kind: o.kind ?? '', payload: o.payload ?? EMPTY };
+}
+
+export function encodeForwardResponse(r: ForwardResponse): Uint8Array {
+  const t = types().FwdResp;
+  return t.encode(t.fromObject(r)).finish();
+}
+
+export function decodeForwardResponse(buf: Uint8Array): ForwardResponse {
+  const o = types().FwdResp.decode(buf) as unknown as { payload?: Uint8Array; error?: string };
+  return { payload: o.payload ?? EMPTY, error: o.error ?? '' };
 }

@@ -34,7 +34,7 @@ import {
 import { RaftLogStore } from './log-store.js';
 import { PeerTransport, type ReceivedSnapshot, type SnapshotSource } from './peer-transport.js';
 import { RaftError } from './raft-errors.js';
-import type { ProposeResponse } from './raft-codec.js';
+import type { ForwardRequest, ForwardResponse, ProposeResponse } from './raft-codec.js';
 
 export interface AppliedEntry {
   index: number;
@@ -88,6 +88,11 @@ export interface RaftRuntimeOptions {
   requestTimeoutMs?: number;
   /** Called on every leadership change seen here. */
   onLeaderChange?: (lead: NodeId, term: number) => void;
+  /**
+   * Serves a leader-only application request forwarded by a follower (see forwardToLeader).
+   * Called only while this member is the leader.
+   */
+  onForward?: (kind: string, payload: Uint8Array) => Promise<Uint8Array>;
   /** Called once if the member had to stop on an unrecoverable error (after stopping). */
   onFatal?: (err: Error) => void;
   /** Called after every batch of applied entries. */
@@ -182,6 +187,7 @@ export class RaftRuntime {
         onMessages: (msgs) => this.onMessages(msgs),
         onSnapshotReceived: (s) => this.onSnapshotReceived(s),
         onPropose: (data) => this.onForwardedPropose(data),
+        onForward: (req) => this.onForwarded(req),
         onUnreachable: (peer) => {
           this.node.reportUnreachable(peer);
           this.scheduleReady();
@@ -283,6 +289,45 @@ export class RaftRuntime {
     this.scheduleReady();
     if (r.ok) return { term: r.term, index: r.index, error: '', leader: this.id };
     return { term: 0, index: 0, error: r.reason, leader: r.leader };
+  }
+
+  private async onForwarded(req: ForwardRequest): Promise<ForwardResponse> {
+    const h = this.opts.onForward;
+    if (!h) return { payload: new Uint8Array(0), error: 'no handler for forwarded requests' };
+    if (!this.isLeader()) return { payload: new Uint8Array(0), error: 'not-leader' };
+    try {
+      return { payload: await h(req.kind, req.payload), error: '' };
+    } catch (e) {
+      return { payload: new Uint8Array(0), error: (e as Error).message || String(e) };
+    }
+  }
+
+  /**
+   * Runs a leader-only request on the leader: here if we lead, otherwise forwarded to it
+   * (with retries while leadership moves). Errors from the handler come back as Error(message).
+   */
+  async forwardToLeader(kind: string, payload: Uint8Array, timeoutMs = this.o.requestTimeoutMs): Promise<Uint8Array> {
+    const h = this.opts.onForward;
+    if (!h) throw new Error('no handler for forwarded requests');
+    const deadline = Date.now() + timeoutMs;
+    for (let attempt = 0; ; attempt++) {
+      const lead = await this.waitForLeader(deadline);
+      if (lead === this.id) return h(kind, payload);
+      let r: ForwardResponse;
+      try {
+        r = await this.transport.forward(lead, { kind, payload }, Math.max(1, deadline - Date.now()));
+      } catch (e) {
+        if (Date.now() >= deadline) throw new RaftError('timeout', `request timed out forwarding to leader ${lead.toString(16)}`, lead);
+        await new Promise((res) => setTimeout(res, Math.min(50 * (attempt + 1), 500)));
+        continue;
+      }
+      if (r.error === 'not-leader' && Date.now() < deadline) {
+        await new Promise((res) => setTimeout(res, Math.min(20 * (attempt + 1), 200)));
+        continue;
+      }
+      if (r.error !== '') throw new Error(r.error);
+      return r.payload;
+    }
   }
 
   // ------------------------------------------------------------------ the Ready loop
