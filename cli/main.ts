@@ -1,5 +1,6 @@
 // The `keelson` command. Each subcommand lives in its own module and is registered here.
 import { Command } from 'commander';
+import { masterCommand } from './master.js';
 import { simCommand } from './sim.js';
 
 const program = new Command();
@@ -10,7 +11,7 @@ program
   .showHelpAfterError()
   .configureOutput({ outputError: (str, write) => write(`keelson: ${str.replace(/^error: /, '')}`) });
 
-for (const sub of [simCommand()]) {
+for (const sub of [masterCommand(), simCommand()]) {
   sub.copyInheritedSettings(program);
   program.addCommand(sub);
 }

@@ -31,6 +31,12 @@ export interface EtcdReferenceOptions {
   extraArgs?: string[];
   /** Prefix of the temp folder's name. */
   dirPrefix?: string;
+  /** Arguments before the flags (e.g. a script and a subcommand when binary is node). */
+  prefixArgs?: string[];
+  /** Extra environment for every member. */
+  env?: Record<string, string>;
+  /** What the members are called in messages (default "etcd"). */
+  label?: string;
 }
 
 export interface EtcdMember {
@@ -137,6 +143,7 @@ class Member implements EtcdMember {
     private readonly binary: string,
     private argsFor: (m: Member) => string[],
     private readonly startTimeoutMs: number,
+    private readonly extraEnv: Record<string, string> = {},
   ) {
     this.endpoint = `${HOST}:${clientPort}`;
     this.clientUrl = `http://${HOST}:${clientPort}`;
@@ -165,6 +172,7 @@ class Member implements EtcdMember {
       const env = { ...process.env };
       // etcd reads ETCD_* variables as flags; the caller's environment must not change the cluster.
       for (const k of Object.keys(env)) if (k.startsWith('ETCD_')) delete env[k];
+      Object.assign(env, this.extraEnv);
       const child = spawn(this.binary, this.argsFor(this), { stdio: ['ignore', fd, fd], env });
       this.child = child;
       this.exitInfo = undefined;
@@ -253,6 +261,7 @@ async function startOnce(opts: Required<Omit<EtcdReferenceOptions, 'dirPrefix'>>
   let initialCluster = '';
   const members: Member[] = [];
   const argsFor = (m: Member): string[] => [
+    ...opts.prefixArgs,
     `--name=${m.name}`,
     `--data-dir=${m.dataDir}`,
     `--listen-client-urls=${m.clientUrl}`,
@@ -270,7 +279,7 @@ async function startOnce(opts: Required<Omit<EtcdReferenceOptions, 'dirPrefix'>>
   ];
   for (let i = 0; i < n; i++) {
     members.push(
-      new Member(names[i]!, ports[2 * i]!, ports[2 * i + 1]!, dir.path, opts.binary, argsFor, opts.startTimeoutMs),
+      new Member(names[i]!, ports[2 * i]!, ports[2 * i + 1]!, dir.path, opts.binary, argsFor, opts.startTimeoutMs, opts.env),
     );
   }
   initialCluster = members.map((m) => `${m.name}=${m.peerUrl}`).join(',');
@@ -292,9 +301,12 @@ export async function startEtcdReference(options: EtcdReferenceOptions = {}): Pr
     heartbeatMs: options.heartbeatMs ?? 100,
     electionMs: options.electionMs ?? 1000,
     extraArgs: options.extraArgs ?? [],
+    prefixArgs: options.prefixArgs ?? [],
+    env: options.env ?? {},
+    label: options.label ?? 'etcd',
   };
   if (opts.members !== 1 && opts.members !== 3) throw new RangeError(`members must be 1 or 3, got ${opts.members}`);
-  if (!existsSync(opts.binary)) throw new Error(`etcd binary not found at ${opts.binary} (install etcd-server)`);
+  if (!existsSync(opts.binary)) throw new Error(`${opts.label} binary not found at ${opts.binary}${opts.label === 'etcd' ? ' (install etcd-server)' : ''}`);
 
   let dir: TempDir | undefined;
   let members: Member[] | undefined;

@@ -230,6 +230,10 @@ export class RaftRuntime {
       const rt = new RaftRuntime(opts, store);
       await rt.transport.start();
       rt.refreshPeers();
+      // Like etcd, fast-forward the election clock on start so a fresh cluster elects a leader
+      // about one tick in, not a whole election timeout (pre-vote keeps a restarted member from
+      // disrupting a leader it simply has not heard from yet).
+      for (let i = 0; i < rt.o.electionTicks - 2; i++) rt.node.tick();
       rt.ticker = setInterval(() => rt.tick(), rt.o.tickMs);
       rt.scheduleReady();
       return rt;
@@ -247,6 +251,9 @@ export class RaftRuntime {
 
   private tick(): void {
     if (this.stopped) return;
+    const r = this.node.raft;
+    // The only voter needs no election timeout: it wins at once.
+    if (r.state !== StateType.Leader && r.prs.voters.size === 1 && r.prs.isVoter(this.id)) this.node.campaign();
     this.node.tick();
     this.retryStuckRead();
     this.scheduleReady();

@@ -18,9 +18,12 @@
 // (nested txn responses keep etcd's partial headers).
 
 export { StoreStateMachine } from './state-machine.js';
+export { MemberStore } from './member-store.js';
+export type { MemberAction, MemberChange } from './member-store.js';
 export type {
   ApplyResult,
   CheckpointResponse,
+  MemberChangeResponse,
   RaftEntryData,
   StoreResponse,
   StoreSnapshot,

@@ -7,13 +7,14 @@
 
 import { Packr } from 'msgpackr';
 import { invariant } from '../../common/assert.js';
-import type { AlarmType, KeyValue } from '../api/types.js';
+import type { AlarmType, KeyValue, Member } from '../api/types.js';
 import { MARKED_REV_BYTES, REV_BYTES, writeRevision } from './revision.js';
 
 export const PREFIX_KEY = 0x6b; // 'k'
 export const PREFIX_LEASE = 0x6c; // 'l'
 export const PREFIX_ALARM = 0x61; // 'a'
 export const PREFIX_META = 0x6d; // 'm'
+export const PREFIX_MEMBER = 0x70; // 'p' (peers)
 
 export const EMPTY = Buffer.alloc(0);
 
@@ -103,6 +104,23 @@ export function alarmKey(memberId: bigint, type: AlarmType): Buffer {
 export function decodeAlarmKey(key: Buffer): { memberID: bigint; alarm: number } {
   invariant(key.length === 10 && key[0] === PREFIX_ALARM, 'corrupt alarm key');
   return { memberID: key.readBigUInt64BE(1), alarm: key[9] as number };
+}
+
+export function memberKey(id: bigint): Buffer {
+  return u64Key(PREFIX_MEMBER, id);
+}
+
+export function encodeMemberRecord(m: Member): Buffer {
+  return packr.pack([m.ID, m.name, m.peerURLs, m.clientURLs, m.isLearner]);
+}
+
+export function decodeMemberRecord(buf: Buffer): Member {
+  const a: unknown = packr.unpack(buf);
+  invariant(
+    Array.isArray(a) && a.length === 5 && typeof a[0] === 'bigint' && typeof a[1] === 'string' && Array.isArray(a[2]) && Array.isArray(a[3]) && typeof a[4] === 'boolean',
+    'corrupt member record',
+  );
+  return { ID: a[0], name: a[1], peerURLs: a[2].map(String), clientURLs: a[3].map(String), isLearner: a[4] };
 }
 
 export function metaKey(name: string): Buffer {

@@ -1,10 +1,13 @@
 // The store snapshot stream (what Raft sends to a lagging follower): every record of the level
-// database, in chunks of about 1 MiB. Each chunk is one type byte and a msgpackr body:
+// database, in chunks of about 1 MiB. It is a byte stream (it travels in pieces of any size and
+// is stored in files), so each chunk is framed: a u32 big-endian length, then one type byte and
+// a msgpackr body:
 //   'H' { format, version, index, term }          first
 //   'D' [key0, value0, key1, value1, ...]          any number
 //   'E' { entries, crc }                           last: record count and CRC-32C of all bytes
 // A stream that is cut short, reordered or altered fails to restore with a clear error instead
-// of installing a partial state.
+// of installing a partial state. Zero bytes after the end chunk are ignored (etcd's snapshot
+// files are padded to 512-byte pages before their SHA-256 trailer; ours are shaped the same).
 
 import { crc32cUpdate } from './crc32c.js';
 import { newPackr } from './records.js';
@@ -22,12 +25,39 @@ export class SnapshotFormatError extends Error {
   override name = 'SnapshotFormatError';
 }
 
+/** Bound on one framed chunk, so a damaged length cannot make us buffer gigabytes. */
+const MAX_FRAME = 64 * 1024 * 1024;
+
 function chunk(type: number, body: unknown): Buffer {
   const b = packr.pack(body);
-  const out = Buffer.allocUnsafe(1 + b.length);
-  out[0] = type;
-  b.copy(out, 1);
+  const out = Buffer.allocUnsafe(5 + b.length);
+  out.writeUInt32BE(1 + b.length, 0);
+  out[4] = type;
+  b.copy(out, 5);
   return out;
+}
+
+/** Splits a byte stream into frames (type byte + body), whatever the input pieces are. */
+async function* frames(input: AsyncIterable<Uint8Array> | Iterable<Uint8Array>): AsyncGenerator<Buffer | { trailing: Buffer }> {
+  let buf: Buffer = Buffer.alloc(0);
+  for await (const raw of input) {
+    const piece = Buffer.isBuffer(raw) ? raw : Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength);
+    buf = buf.length === 0 ? piece : Buffer.concat([buf, piece]);
+    for (;;) {
+      if (buf.length < 4) break;
+      const len = buf.readUInt32BE(0);
+      if (len === 0 || len > MAX_FRAME) {
+        // Not a frame: either trailing padding (checked by the caller) or damage.
+        yield { trailing: buf };
+        buf = Buffer.alloc(0);
+        break;
+      }
+      if (buf.length < 4 + len) break;
+      yield buf.subarray(4, 4 + len);
+      buf = buf.subarray(4 + len);
+    }
+  }
+  if (buf.length > 0) yield { trailing: buf };
 }
 
 export interface SnapshotHeader {
@@ -72,8 +102,12 @@ export async function decodeSnapshot(
   let crc = 0;
   let entries = 0;
   let n = 0;
-  for await (const raw of chunks) {
-    const c = Buffer.isBuffer(raw) ? raw : Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength);
+  for await (const fr of frames(chunks)) {
+    if (!Buffer.isBuffer(fr)) {
+      if (ended && fr.trailing.every((b) => b === 0)) continue;
+      throw new SnapshotFormatError(ended ? 'data after the end chunk' : `chunk ${n + 1}: truncated or damaged frame`);
+    }
+    const c = fr;
     n++;
     if (c.length < 1) throw new SnapshotFormatError(`chunk ${n}: empty`);
     if (ended) throw new SnapshotFormatError(`chunk ${n}: data after the end chunk`);

@@ -20,6 +20,7 @@ import {
   type LeaseRevokeResponse,
   type LeaseTimeToLiveRequest,
   type LeaseTimeToLiveResponse,
+  type Member,
   type PutResponse,
   type RangeRequest,
   type RangeResponse,
@@ -28,6 +29,7 @@ import {
   type TxnResponse,
 } from '../api/types.js';
 import { AlarmStore } from './alarm-store.js';
+import { MemberStore } from './member-store.js';
 import { Backend } from './backend.js';
 import { KvApplier, header, isTxnReadOnly } from './kv-applier.js';
 import { KvStore } from './kv-store.js';
@@ -36,7 +38,11 @@ import { DEFAULT_HISTORY_LIMITS, type RecentHistoryLimits } from './recent-histo
 import {
   PREFIX_ALARM,
   PREFIX_LEASE,
+  PREFIX_MEMBER,
   alarmKey,
+  decodeMemberRecord,
+  encodeMemberRecord,
+  memberKey,
   decodeAlarmKey,
   decodeLeaseRecord,
   decodeMeta,
@@ -78,6 +84,12 @@ export interface CheckpointResponse {
   header: ResponseHeader;
 }
 
+export interface MemberChangeResponse {
+  header: ResponseHeader;
+  members: Member[];
+  member?: Member;
+}
+
 export type StoreResponse =
   | RangeResponse
   | PutResponse
@@ -87,6 +99,7 @@ export type StoreResponse =
   | LeaseGrantResponse
   | LeaseRevokeResponse
   | CheckpointResponse
+  | MemberChangeResponse
   | AlarmResponse;
 
 export type ApplyResult =
@@ -110,6 +123,7 @@ interface State {
   kv: KvStore;
   lessor: Lessor;
   alarms: AlarmStore;
+  members: MemberStore;
   index: number;
   term: number;
 }
@@ -135,9 +149,13 @@ async function loadState(backend: Backend, opts: StoreStateMachineOptions): Prom
     const a = decodeAlarmKey(k);
     alarms.activate(a.memberID, a.alarm);
   }
+  const members = new MemberStore();
+  for await (const [, v] of db.iterator({ gte: Buffer.from([PREFIX_MEMBER]), lt: Buffer.from([PREFIX_MEMBER + 1]) })) {
+    members.set(decodeMemberRecord(v));
+  }
   const kv = new KvStore(backend, lessor, { ...DEFAULT_HISTORY_LIMITS, ...opts.history });
   await kv.load();
-  return { backend, kv, lessor, alarms, index, term };
+  return { backend, kv, lessor, alarms, members, index, term };
 }
 
 export class StoreStateMachine {
@@ -186,6 +204,10 @@ export class StoreStateMachine {
   }
   get alarms(): AlarmStore {
     return this.st.alarms;
+  }
+  /** The cluster's members as the applied log says. */
+  get members(): MemberStore {
+    return this.st.members;
   }
   /** The last Raft index applied (in memory). */
   get appliedIndex(): number {
@@ -367,6 +389,14 @@ export class StoreStateMachine {
         if (l !== undefined) backend.put(leaseKey(l.id), encodeLeaseRecord(lessor.record(l)));
       }
       return { header: cur() } satisfies CheckpointResponse;
+    }
+    if (req.member !== undefined) {
+      const m = this.st.members.apply(req.member);
+      if (m) backend.put(memberKey(m.ID), encodeMemberRecord(m));
+      else backend.del(memberKey(req.member.ID));
+      const resp: MemberChangeResponse = { header: cur(), members: this.st.members.list() };
+      if (m) resp.member = m;
+      return resp;
     }
     if (req.alarm !== undefined) return this.applyAlarm(req.alarm.action, req.alarm.memberID ?? 0n, req.alarm.alarm ?? AlarmType.NONE);
     throw new EtcdError(GrpcCode.INVALID_ARGUMENT, 'keelson: empty store request');

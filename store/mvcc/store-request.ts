@@ -4,6 +4,7 @@
 // damaged or foreign entry is rejected the same way on every replica instead of crashing apply.
 
 import type { AlarmRequest, CompactionRequest, DeleteRangeRequest, PutRequest, RangeRequest, TxnRequest } from '../api/types.js';
+import type { MemberChange } from './member-store.js';
 import { newPackr } from './records.js';
 
 export interface LeaseGrantProposal {
@@ -27,6 +28,8 @@ export interface LeaseCheckpointProposal {
 
 /** Exactly one field is set. */
 export interface StoreRequest {
+  /** A membership change mirrored from Raft, or a member's update of its own attributes. */
+  member?: MemberChange;
   range?: RangeRequest;
   put?: PutRequest;
   deleteRange?: DeleteRangeRequest;
@@ -179,6 +182,16 @@ const CHECKS: Record<keyof StoreRequest, (v: unknown, path: string) => void> = {
       big(o, 'ID', `${p}.checkpoints[${i}]`, true);
       int(o, 'remainingTTL', `${p}.checkpoints[${i}]`, true);
     });
+  },
+  member: (v, p) => {
+    const o = obj(v, p);
+    if (!['add', 'remove', 'promote', 'update', 'attributes'].includes(o['action'] as string)) fail(`${p}.action`, 'is not a member action');
+    big(o, 'ID', p, true);
+    if (o['name'] !== undefined && typeof o['name'] !== 'string') fail(`${p}.name`, 'is not a string');
+    for (const f of ['peerURLs', 'clientURLs']) {
+      if (o[f] !== undefined && !arr(o, f, p).every((u) => typeof u === 'string')) fail(`${p}.${f}`, 'is not a list of strings');
+    }
+    bool(o, 'isLearner', p);
   },
   alarm: (v, p) => {
     const o = obj(v, p);

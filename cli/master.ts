@@ -1,0 +1,160 @@
+// `keelson master`: one master of a keelson control plane, configured with etcd's flag names and
+// meanings so that an etcd deployment's command lines (and systemd units) carry over.
+
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { createLogger, isLogLevel, type LogLevel } from '../common/logger.js';
+import { EtcdServer } from '../store/server/etcd-server.js';
+import { EtcdGrpcServer } from '../store/server/grpc-server.js';
+import { httpEndpoints } from '../store/server/http-endpoints.js';
+import { hostPort, parseUrls, UrlError } from '../store/server/peer-url.js';
+import { DEFAULTS, type ServerConfig } from '../store/server/server-config.js';
+
+function urls(flag: string): (v: string) => string[] {
+  return (v: string) => {
+    try {
+      return parseUrls(v, flag);
+    } catch (e) {
+      throw new InvalidArgumentError((e as Error).message);
+    }
+  };
+}
+
+function positiveInt(flag: string): (v: string) => number {
+  return (v: string) => {
+    if (!/^\d+$/.test(v) || Number(v) <= 0) throw new InvalidArgumentError(`${flag} must be a positive whole number, got "${v}"`);
+    return Number(v);
+  };
+}
+
+/** etcd's duration syntax for --experimental-watch-progress-notify-interval ("10m", "5s", "250ms"). */
+function duration(flag: string): (v: string) => number {
+  return (v: string) => {
+    const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/.exec(v);
+    if (!m) throw new InvalidArgumentError(`${flag} must be a duration like 10m, 30s or 500ms, got "${v}"`);
+    const n = Number(m[1]);
+    const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] as 'ms' | 's' | 'm' | 'h'];
+    return n * unit;
+  };
+}
+
+interface MasterFlags {
+  name: string;
+  dataDir?: string;
+  listenClientUrls: string[];
+  advertiseClientUrls: string[];
+  listenPeerUrls: string[];
+  initialAdvertisePeerUrls: string[];
+  initialCluster?: string;
+  initialClusterState: 'new' | 'existing';
+  initialClusterToken: string;
+  heartbeatInterval: number;
+  electionTimeout: number;
+  snapshotCount: number;
+  maxRequestBytes: number;
+  maxTxnOps: number;
+  experimentalWatchProgressNotifyInterval: number;
+  logLevel: string;
+}
+
+export function configFromFlags(o: MasterFlags): ServerConfig {
+  if (5 * o.heartbeatInterval > o.electionTimeout) {
+    throw new UrlError(`--election-timeout[${o.electionTimeout}ms] should be at least 5 times --heartbeat-interval[${o.heartbeatInterval}ms]`);
+  }
+  if (o.electionTimeout > 50_000) throw new UrlError(`--election-timeout[${o.electionTimeout}ms] is too long, and should be set less than 50000ms`);
+  for (const u of o.listenClientUrls) hostPort(u, '--listen-client-urls');
+  for (const u of o.listenPeerUrls) hostPort(u, '--listen-peer-urls');
+  return {
+    name: o.name,
+    dataDir: o.dataDir ?? `${o.name}.etcd`,
+    listenClientUrls: o.listenClientUrls,
+    advertiseClientUrls: o.advertiseClientUrls,
+    listenPeerUrls: o.listenPeerUrls,
+    initialAdvertisePeerUrls: o.initialAdvertisePeerUrls,
+    initialCluster: o.initialCluster ?? `${o.name}=${o.initialAdvertisePeerUrls.join(`,${o.name}=`)}`,
+    initialClusterState: o.initialClusterState,
+    initialClusterToken: o.initialClusterToken,
+    heartbeatMs: o.heartbeatInterval,
+    electionMs: o.electionTimeout,
+    snapshotCount: o.snapshotCount,
+    maxRequestBytes: o.maxRequestBytes,
+    maxTxnOps: o.maxTxnOps,
+    watchProgressNotifyMs: o.experimentalWatchProgressNotifyInterval,
+  };
+}
+
+export function masterCommand(): Command {
+  return new Command('master')
+    .description('run a keelson master (the Raft-replicated store and its etcd v3 API); flags as etcd\'s')
+    .option('--name <name>', 'human-readable name for this member', 'default')
+    .option('--data-dir <dir>', 'path to the data directory (default: ${name}.etcd)')
+    .option('--listen-client-urls <urls>', 'URLs to listen on for client traffic', urls('--listen-client-urls'), ['http://localhost:2379'])
+    .option('--advertise-client-urls <urls>', "this member's client URLs to advertise to the cluster", urls('--advertise-client-urls'), ['http://localhost:2379'])
+    .option('--listen-peer-urls <urls>', 'URLs to listen on for peer traffic', urls('--listen-peer-urls'), ['http://localhost:2380'])
+    .option('--initial-advertise-peer-urls <urls>', "this member's peer URLs to advertise to the rest of the cluster", urls('--initial-advertise-peer-urls'), ['http://localhost:2380'])
+    .option('--initial-cluster <list>', 'initial cluster configuration for bootstrapping: name=url,... (default: ${name}=${initial-advertise-peer-urls})')
+    .addOption(new Option('--initial-cluster-state <state>', 'initial cluster state').choices(['new', 'existing']).default('new'))
+    .option('--initial-cluster-token <token>', 'initial cluster token for the cluster during bootstrap', DEFAULTS.initialClusterToken)
+    .option('--heartbeat-interval <ms>', 'time (in milliseconds) of a heartbeat interval', positiveInt('--heartbeat-interval'), DEFAULTS.heartbeatMs)
+    .option('--election-timeout <ms>', 'time (in milliseconds) for an election to timeout', positiveInt('--election-timeout'), DEFAULTS.electionMs)
+    .option('--snapshot-count <n>', 'number of committed transactions to trigger a snapshot to disk', positiveInt('--snapshot-count'), DEFAULTS.snapshotCount)
+    .option('--max-request-bytes <n>', 'maximum client request size in bytes the server will accept', positiveInt('--max-request-bytes'), DEFAULTS.maxRequestBytes)
+    .option('--max-txn-ops <n>', 'maximum number of operations permitted in a transaction', positiveInt('--max-txn-ops'), DEFAULTS.maxTxnOps)
+    .option(
+      '--experimental-watch-progress-notify-interval <d>',
+      'duration of periodic watch progress notifications',
+      duration('--experimental-watch-progress-notify-interval'),
+      DEFAULTS.watchProgressNotifyMs,
+    )
+    .option('--log-level <level>', 'log level: debug, info, warn, error', 'info')
+    .option('--logger <logger>', "accepted for etcd compatibility: keelson always logs JSON lines (like etcd's zap)")
+    .option('--log-outputs <outputs>', 'accepted for etcd compatibility: logs go to stderr')
+    .action(async (o: MasterFlags) => {
+      if (!isLogLevel(o.logLevel)) {
+        process.stderr.write(`keelson: --log-level must be one of debug, info, warn, error, got "${o.logLevel}"\n`);
+        process.exit(2);
+      }
+      const log = createLogger({ level: o.logLevel as LogLevel, fields: { member: o.name } });
+      let config: ServerConfig;
+      try {
+        config = configFromFlags(o);
+      } catch (e) {
+        process.stderr.write(`keelson: ${(e as Error).message}\n`);
+        process.exit(2);
+      }
+      await runMaster(config, log);
+    });
+}
+
+async function runMaster(config: ServerConfig, log: ReturnType<typeof createLogger>): Promise<void> {
+  let server: EtcdServer;
+  try {
+    server = await EtcdServer.start(config, log);
+  } catch (e) {
+    process.stderr.write(`keelson: cannot start member "${config.name}": ${(e as Error).message}\n`);
+    process.exit(1);
+  }
+  const grpcServer = new EtcdGrpcServer(server);
+  try {
+    await grpcServer.start({ listen: config.listenClientUrls.map((u) => hostPort(u)), http: httpEndpoints(server) });
+  } catch (e) {
+    process.stderr.write(`keelson: cannot listen on ${config.listenClientUrls.join(',')}: ${(e as Error).message}\n`);
+    await server.stop({ transferLeadership: false });
+    process.exit(1);
+  }
+  log.info('serving the etcd v3 API', { clientURLs: config.advertiseClientUrls });
+  let stopping = false;
+  const stop = async (signal: string): Promise<void> => {
+    if (stopping) return;
+    stopping = true;
+    log.info('stopping', { signal });
+    // Leadership moves first (in server.stop), so clients see a short pause, not an election.
+    await server.stop({ transferLeadership: true });
+    await grpcServer.stop();
+    process.exit(0);
+  };
+  server.onFatal = () => {
+    void grpcServer.stop().finally(() => process.exit(1));
+  };
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+}
