@@ -6,15 +6,15 @@
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { Etcd3 } from 'etcd3';
 import { startEtcdReference, type EtcdReference } from '../../common/etcd-reference.js';
 import { makeTempDir, type TempDir } from '../../common/temp-dir.js';
+import { ETCDCTL, etcdctl, type EtcdctlRun } from '../../common/etcdctl.js';
 import { etcdServices, type EtcdMethod } from './grpc-services.js';
 
-const ETCDCTL = '/usr/bin/etcdctl';
 
 interface Recorded {
   path: string;
@@ -85,23 +85,7 @@ async function startForwardingProxy(upstream: string, log: Recorded[]): Promise<
   };
 }
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function etcdctl(url: string, args: string[], input?: string): Promise<Run> {
-  return new Promise((resolve) => {
-    const child = execFile(
-      ETCDCTL,
-      [`--endpoints=${url}`, '--command-timeout=5s', '--dial-timeout=3s', ...args],
-      { env: { ...process.env, ETCDCTL_API: '3' }, timeout: 15_000 },
-      (err, stdout, stderr) => resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr }),
-    );
-    if (input !== undefined) child.stdin!.end(input);
-  });
-}
+type Run = EtcdctlRun;
 
 describe('grpc-services with etcdctl 3.4 through a forwarding proxy', () => {
   let ref: EtcdReference;

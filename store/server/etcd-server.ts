@@ -8,7 +8,7 @@
 // unless serializable. Lease keep-alives and TTLs, and membership changes, run on the leader.
 
 import { randomBytes } from 'node:crypto';
-import { promises as fsp } from 'node:fs';
+import { createReadStream, promises as fsp } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { Packr } from 'msgpackr';
@@ -100,6 +100,7 @@ export class EtcdServer {
   private attributesTimer: NodeJS.Timeout | undefined;
   private stopped = false;
   private readonly revoking = new Set<bigint>();
+  private snapshotSeq = 0;
 
   private constructor(
     readonly config: ServerConfig,
@@ -538,30 +539,41 @@ export class EtcdServer {
   }
 
   /**
-   * The store as etcd's Maintenance.Snapshot stream: the snapshot bytes in 32 KiB blobs, padded
-   * with zeros to a multiple of 512 bytes (etcdctl expects a page-sized database before the
-   * trailer), then the SHA-256 of everything before it. `keelson snapshot restore` reads it.
+   * The store as etcd's Maintenance.Snapshot stream: the snapshot bytes in 32 KiB blobs with
+   * remaining_bytes counting down to 0, padded with zeros to a multiple of 512 bytes (etcdctl
+   * expects a page-sized database before the trailer), then the SHA-256 of everything before it.
+   * The snapshot is staged in a file first, so its size is known and memory stays bounded.
+   * `keelson snapshot restore` reads the result.
    */
   async *snapshot(): AsyncGenerator<SnapshotResponse> {
-    const s = await this.sm.snapshot();
-    const hash = createHash('sha256');
-    let total = 0;
-    let pending: Buffer = Buffer.alloc(0);
-    const take = (n: number): SnapshotResponse => {
-      const blob = pending.subarray(0, n);
-      pending = pending.subarray(n);
-      hash.update(blob);
-      total += blob.length;
-      return { header: emptyHeader(), remainingBytes: pending.length + 32, blob };
-    };
-    for await (const c of s.chunks) {
-      pending = pending.length === 0 ? c : Buffer.concat([pending, c]);
-      while (pending.length >= SNAPSHOT_CHUNK) yield take(SNAPSHOT_CHUNK);
+    const file = join(this.config.dataDir, 'member', `snapshot-${process.pid}-${++this.snapshotSeq}.tmp`);
+    try {
+      const s = await this.sm.snapshot();
+      const out = await fsp.open(file, 'w');
+      let size = 0;
+      try {
+        for await (const c of s.chunks) {
+          await out.write(c);
+          size += c.length;
+        }
+        const pad = (512 - (size % 512)) % 512;
+        if (pad > 0) await out.write(Buffer.alloc(pad));
+        size += pad;
+      } finally {
+        await out.close();
+      }
+      const hash = createHash('sha256');
+      let sent = 0;
+      for await (const piece of createReadStream(file, { highWaterMark: SNAPSHOT_CHUNK })) {
+        const blob = piece as Buffer;
+        hash.update(blob);
+        sent += blob.length;
+        yield { header: emptyHeader(), remainingBytes: size - sent, blob };
+      }
+      yield { header: emptyHeader(), remainingBytes: 0, blob: hash.digest() };
+    } finally {
+      await fsp.rm(file, { force: true });
     }
-    const pad = (512 - ((total + pending.length) % 512)) % 512;
-    if (pad > 0) pending = Buffer.concat([pending, Buffer.alloc(pad)]);
-    while (pending.length > 0) yield take(Math.min(SNAPSHOT_CHUNK, pending.length));
-    yield { header: emptyHeader(), remainingBytes: 0, blob: hash.digest() };
   }
 
   async moveLeader(target: bigint): Promise<MoveLeaderResponse> {
