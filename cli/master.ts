@@ -1,6 +1,7 @@
 // `keelson master`: one master of a keelson control plane, configured with etcd's flag names and
 // meanings so that an etcd deployment's command lines (and systemd units) carry over.
 
+import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { createLogger, isLogLevel, type LogLevel } from '../common/logger.js';
 import { EtcdServer } from '../store/server/etcd-server.js';
@@ -53,6 +54,7 @@ interface MasterFlags {
   maxRequestBytes: number;
   maxTxnOps: number;
   experimentalWatchProgressNotifyInterval: number;
+  listenMetricsUrls?: string[];
   logLevel: string;
 }
 
@@ -82,32 +84,44 @@ export function configFromFlags(o: MasterFlags): ServerConfig {
   };
 }
 
+/** An option that, like etcd's flags, can also be set as ETCD_<FLAG_NAME> in the environment. */
+function opt<T>(flags: string, description: string, defaultValue?: T, parse?: (v: string) => T): Option {
+  const name = /--([a-z0-9-]+)/.exec(flags)?.[1] ?? '';
+  const o = new Option(flags, description).env(`ETCD_${name.toUpperCase().replace(/-/g, '_')}`);
+  if (parse) o.argParser(parse);
+  if (defaultValue !== undefined) o.default(defaultValue);
+  return o;
+}
+
 export function masterCommand(): Command {
   return new Command('master')
     .description('run a keelson master (the Raft-replicated store and its etcd v3 API); flags as etcd\'s')
-    .option('--name <name>', 'human-readable name for this member', 'default')
-    .option('--data-dir <dir>', 'path to the data directory (default: ${name}.etcd)')
-    .option('--listen-client-urls <urls>', 'URLs to listen on for client traffic', urls('--listen-client-urls'), ['http://localhost:2379'])
-    .option('--advertise-client-urls <urls>', "this member's client URLs to advertise to the cluster", urls('--advertise-client-urls'), ['http://localhost:2379'])
-    .option('--listen-peer-urls <urls>', 'URLs to listen on for peer traffic', urls('--listen-peer-urls'), ['http://localhost:2380'])
-    .option('--initial-advertise-peer-urls <urls>', "this member's peer URLs to advertise to the rest of the cluster", urls('--initial-advertise-peer-urls'), ['http://localhost:2380'])
-    .option('--initial-cluster <list>', 'initial cluster configuration for bootstrapping: name=url,... (default: ${name}=${initial-advertise-peer-urls})')
-    .addOption(new Option('--initial-cluster-state <state>', 'initial cluster state').choices(['new', 'existing']).default('new'))
-    .option('--initial-cluster-token <token>', 'initial cluster token for the cluster during bootstrap', DEFAULTS.initialClusterToken)
-    .option('--heartbeat-interval <ms>', 'time (in milliseconds) of a heartbeat interval', positiveInt('--heartbeat-interval'), DEFAULTS.heartbeatMs)
-    .option('--election-timeout <ms>', 'time (in milliseconds) for an election to timeout', positiveInt('--election-timeout'), DEFAULTS.electionMs)
-    .option('--snapshot-count <n>', 'number of committed transactions to trigger a snapshot to disk', positiveInt('--snapshot-count'), DEFAULTS.snapshotCount)
-    .option('--max-request-bytes <n>', 'maximum client request size in bytes the server will accept', positiveInt('--max-request-bytes'), DEFAULTS.maxRequestBytes)
-    .option('--max-txn-ops <n>', 'maximum number of operations permitted in a transaction', positiveInt('--max-txn-ops'), DEFAULTS.maxTxnOps)
-    .option(
-      '--experimental-watch-progress-notify-interval <d>',
-      'duration of periodic watch progress notifications',
-      duration('--experimental-watch-progress-notify-interval'),
-      DEFAULTS.watchProgressNotifyMs,
+    .addOption(opt('--name <name>', 'human-readable name for this member', 'default'))
+    .addOption(opt('--data-dir <dir>', 'path to the data directory (default: ${name}.etcd)'))
+    .addOption(opt('--listen-client-urls <urls>', 'URLs to listen on for client traffic', ['http://localhost:2379'], urls('--listen-client-urls')))
+    .addOption(opt('--advertise-client-urls <urls>', "this member's client URLs to advertise to the cluster", ['http://localhost:2379'], urls('--advertise-client-urls')))
+    .addOption(opt('--listen-peer-urls <urls>', 'URLs to listen on for peer traffic', ['http://localhost:2380'], urls('--listen-peer-urls')))
+    .addOption(opt('--initial-advertise-peer-urls <urls>', "this member's peer URLs to advertise to the rest of the cluster", ['http://localhost:2380'], urls('--initial-advertise-peer-urls')))
+    .addOption(opt('--initial-cluster <list>', 'initial cluster configuration for bootstrapping: name=url,... (default: ${name}=${initial-advertise-peer-urls})'))
+    .addOption(opt('--initial-cluster-state <state>', "'new' for a new cluster, 'existing' to join one", 'new').choices(['new', 'existing']))
+    .addOption(opt('--initial-cluster-token <token>', 'initial cluster token for the cluster during bootstrap', DEFAULTS.initialClusterToken))
+    .addOption(opt('--heartbeat-interval <ms>', 'time (in milliseconds) of a heartbeat interval', DEFAULTS.heartbeatMs, positiveInt('--heartbeat-interval')))
+    .addOption(opt('--election-timeout <ms>', 'time (in milliseconds) for an election to timeout', DEFAULTS.electionMs, positiveInt('--election-timeout')))
+    .addOption(opt('--snapshot-count <n>', 'number of committed transactions to trigger a snapshot to disk', DEFAULTS.snapshotCount, positiveInt('--snapshot-count')))
+    .addOption(opt('--max-request-bytes <n>', 'maximum client request size in bytes the server will accept', DEFAULTS.maxRequestBytes, positiveInt('--max-request-bytes')))
+    .addOption(opt('--max-txn-ops <n>', 'maximum number of operations permitted in a transaction', DEFAULTS.maxTxnOps, positiveInt('--max-txn-ops')))
+    .addOption(
+      opt(
+        '--experimental-watch-progress-notify-interval <d>',
+        'duration of periodic watch progress notifications',
+        DEFAULTS.watchProgressNotifyMs,
+        duration('--experimental-watch-progress-notify-interval'),
+      ),
     )
-    .option('--log-level <level>', 'log level: debug, info, warn, error', 'info')
-    .option('--logger <logger>', "accepted for etcd compatibility: keelson always logs JSON lines (like etcd's zap)")
-    .option('--log-outputs <outputs>', 'accepted for etcd compatibility: logs go to stderr')
+    .addOption(opt('--listen-metrics-urls <urls>', 'extra URLs serving /metrics, /health and /readyz over plain HTTP', undefined, urls('--listen-metrics-urls')))
+    .addOption(opt('--log-level <level>', 'log level: debug, info, warn, error', 'info'))
+    .addOption(opt('--logger <logger>', "accepted for etcd compatibility: keelson always logs JSON lines (like etcd's zap)"))
+    .addOption(opt('--log-outputs <outputs>', 'accepted for etcd compatibility: logs go to stderr'))
     .action(async (o: MasterFlags) => {
       if (!isLogLevel(o.logLevel)) {
         process.stderr.write(`keelson: --log-level must be one of debug, info, warn, error, got "${o.logLevel}"\n`);
@@ -121,11 +135,11 @@ export function masterCommand(): Command {
         process.stderr.write(`keelson: ${(e as Error).message}\n`);
         process.exit(2);
       }
-      await runMaster(config, log);
+      await runMaster(config, o.listenMetricsUrls ?? [], log);
     });
 }
 
-async function runMaster(config: ServerConfig, log: ReturnType<typeof createLogger>): Promise<void> {
+async function runMaster(config: ServerConfig, metricsUrls: string[], log: ReturnType<typeof createLogger>): Promise<void> {
   let server: EtcdServer;
   try {
     server = await EtcdServer.start(config, log);
@@ -141,15 +155,35 @@ async function runMaster(config: ServerConfig, log: ReturnType<typeof createLogg
     await server.stop({ transferLeadership: false });
     process.exit(1);
   }
-  log.info('serving the etcd v3 API', { clientURLs: config.advertiseClientUrls });
+  const metricsServers: HttpServer[] = [];
+  for (const u of metricsUrls) {
+    const hs = createHttpServer(httpEndpoints(server));
+    const hp = hostPort(u, '--listen-metrics-urls');
+    const colon = hp.lastIndexOf(':');
+    try {
+      await new Promise<void>((resolve, reject) => {
+        hs.once('error', reject);
+        hs.listen(Number(hp.slice(colon + 1)), hp.slice(0, colon), () => resolve());
+      });
+    } catch (e) {
+      process.stderr.write(`keelson: cannot listen on ${u}: ${(e as Error).message}\n`);
+      await server.stop({ transferLeadership: false });
+      process.exit(1);
+    }
+    metricsServers.push(hs);
+  }
+  log.info('serving the etcd v3 API', { clientURLs: config.advertiseClientUrls, metricsURLs: metricsUrls });
   let stopping = false;
   const stop = async (signal: string): Promise<void> => {
     if (stopping) return;
     stopping = true;
     log.info('stopping', { signal });
-    // Leadership moves first (in server.stop), so clients see a short pause, not an election.
-    await server.stop({ transferLeadership: true });
+    // Leadership moves first, so clients see a short pause rather than an election; requests
+    // in flight then finish or fail with a retryable error (UNAVAILABLE) as the member stops.
+    await server.handOverLeadership();
     await grpcServer.stop();
+    for (const hs of metricsServers) hs.close();
+    await server.stop({ transferLeadership: false });
     process.exit(0);
   };
   server.onFatal = () => {

@@ -37,6 +37,7 @@ const serviceDefinition: grpc.ServiceDefinition = {
   SendSnapshot: { path: `${SERVICE}/SendSnapshot`, requestStream: true, responseStream: false, requestSerialize: identity, requestDeserialize: passthrough, responseSerialize: identity, responseDeserialize: passthrough },
   Propose: { path: `${SERVICE}/Propose`, requestStream: false, responseStream: false, requestSerialize: identity, requestDeserialize: passthrough, responseSerialize: identity, responseDeserialize: passthrough },
   Forward: { path: `${SERVICE}/Forward`, requestStream: false, responseStream: false, requestSerialize: identity, requestDeserialize: passthrough, responseSerialize: identity, responseDeserialize: passthrough },
+  Query: { path: `${SERVICE}/Query`, requestStream: false, responseStream: false, requestSerialize: identity, requestDeserialize: passthrough, responseSerialize: identity, responseDeserialize: passthrough },
 };
 
 /** What a received snapshot stream becomes: a verified file, handed to the runtime. */
@@ -58,6 +59,8 @@ export interface TransportHandler {
   onPropose(data: Uint8Array): Promise<ProposeResponse>;
   /** A leader-only application request forwarded by a follower. */
   onForward(req: ForwardRequest): Promise<ForwardResponse>;
+  /** A read-only application query from anyone who can reach the peer port. */
+  onQuery?(req: ForwardRequest): Promise<ForwardResponse>;
   onUnreachable(peer: NodeId): void;
   onSnapshotStatus(peer: NodeId, ok: boolean): void;
   /** A fresh snapshot of the state machine, for a follower that needs one. */
@@ -270,6 +273,7 @@ export class PeerTransport {
       SendSnapshot: (call: grpc.ServerReadableStream<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) => void this.serveSnapshot(call, cb),
       Propose: (call: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) => this.servePropose(call, cb),
       Forward: (call: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) => this.serveForward(call, cb),
+      Query: (call: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) => this.serveQuery(call, cb),
     });
     this.boundPort = await new Promise<number>((resolve, reject) =>
       server.bindAsync(this.opts.listen, grpc.ServerCredentials.createInsecure(), (err, port) => (err ? reject(err) : resolve(port))),
@@ -382,6 +386,24 @@ export class PeerTransport {
     }
     this.opts.handler
       .onForward(req)
+      .then((r) => cb(null, Buffer.from(encodeForwardResponse(r))))
+      .catch((e: Error) => cb({ code: grpc.status.UNAVAILABLE, details: e.message }));
+  }
+
+  private serveQuery(call: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>): void {
+    const h = this.opts.handler.onQuery;
+    if (!h) {
+      cb({ code: grpc.status.UNIMPLEMENTED, details: 'no queries here' });
+      return;
+    }
+    let req: ForwardRequest;
+    try {
+      req = decodeForwardRequest(call.request);
+    } catch (e) {
+      cb({ code: grpc.status.INVALID_ARGUMENT, details: (e as Error).message });
+      return;
+    }
+    h(req)
       .then((r) => cb(null, Buffer.from(encodeForwardResponse(r))))
       .catch((e: Error) => cb({ code: grpc.status.UNAVAILABLE, details: e.message }));
   }
@@ -508,4 +530,20 @@ export class PeerTransport {
     // Peers' streams never end on their own: cut them rather than wait.
     s?.forceShutdown();
   }
+}
+
+/** Asks the member at peer address `addr` (host:port) an application query, without a transport. */
+export function queryPeer(addr: string, req: ForwardRequest, timeoutMs: number): Promise<ForwardResponse> {
+  const client = new grpc.Client(addr, grpc.credentials.createInsecure());
+  return new Promise<ForwardResponse>((resolve, reject) => {
+    client.makeUnaryRequest<Uint8Array, Buffer>(
+      `${SERVICE}/Query`,
+      identity,
+      passthrough,
+      encodeForwardRequest(req),
+      new grpc.Metadata(),
+      { deadline: Date.now() + timeoutMs },
+      (err, res) => (err || !res ? reject(err ?? new Error('empty answer')) : resolve(decodeForwardResponse(res))),
+    );
+  }).finally(() => client.close());
 }

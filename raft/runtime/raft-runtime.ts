@@ -93,8 +93,12 @@ export interface RaftRuntimeOptions {
    * Called only while this member is the leader.
    */
   onForward?: (kind: string, payload: Uint8Array) => Promise<Uint8Array>;
+  /** Answers read-only application queries from anyone on the peer port (see queryPeer). */
+  onQuery?: (kind: string, payload: Uint8Array) => Promise<Uint8Array>;
   /** Called once if the member had to stop on an unrecoverable error (after stopping). */
   onFatal?: (err: Error) => void;
+  /** Called after every write of the Raft log (its duration, and whether it was synced). */
+  onLogWrite?: (ms: number, synced: boolean) => void;
   /** Called after every batch of applied entries. */
   onApplied?: (index: number) => void;
 }
@@ -188,6 +192,15 @@ export class RaftRuntime {
         onSnapshotReceived: (s) => this.onSnapshotReceived(s),
         onPropose: (data) => this.onForwardedPropose(data),
         onForward: (req) => this.onForwarded(req),
+        onQuery: async (req) => {
+          const q = this.opts.onQuery;
+          if (!q) return { payload: new Uint8Array(0), error: 'no queries here' };
+          try {
+            return { payload: await q(req.kind, req.payload), error: '' };
+          } catch (e) {
+            return { payload: new Uint8Array(0), error: (e as Error).message || String(e) };
+          }
+        },
         onUnreachable: (peer) => {
           this.node.reportUnreachable(peer);
           this.scheduleReady();
@@ -397,7 +410,9 @@ export class RaftRuntime {
     const save: Parameters<RaftLogStore['save']>[0] = { entries: rd.entries, sync: rd.mustSync };
     if (rd.hardState) save.hardState = rd.hardState;
     if (rd.snapshot) save.snapshot = rd.snapshot.metadata;
+    const t0 = performance.now();
     await this.store.save(save);
+    this.opts.onLogWrite?.(performance.now() - t0, rd.mustSync);
     // 2. send
     this.transport.send(sendLater);
     // 3. apply

@@ -564,6 +564,24 @@ export class StoreStateMachine {
     return { index: st.index, term: st.term };
   }
 
+  /**
+   * Turns a restored store into the seed of a new cluster (`keelson snapshot restore`): the data,
+   * revisions and leases stay; the old members and alarms go, and the applied index returns to 0
+   * so the new cluster's Raft log (its bootstrap membership entries first) applies from the start.
+   */
+  async resetForNewCluster(): Promise<void> {
+    await this.persist();
+    const st = this.st;
+    for (const m of st.members.list()) st.backend.del(memberKey(m.ID));
+    st.members.clear();
+    for (const a of st.alarms.get(AlarmType.NONE)) st.backend.del(alarmKey(a.memberID, a.alarm));
+    st.alarms.clear();
+    st.index = 0;
+    st.term = 0;
+    await this.commit(true);
+    this.persisted = { index: 0, term: 0 };
+  }
+
   /** Waits for pending applies and writes, then closes the database. */
   async close(): Promise<void> {
     await this.queue;

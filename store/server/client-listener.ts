@@ -60,8 +60,13 @@ export class ClientListener {
     });
   }
 
+  /** No new connections; open ones carry on. */
+  stopAccepting(): void {
+    if (this.net.listening) this.net.close();
+  }
+
   async stop(): Promise<void> {
     for (const s of this.sockets) s.destroy();
-    await new Promise<void>((r) => this.net.close(() => r()));
+    if (this.net.listening) await new Promise<void>((r) => this.net.close(() => r()));
   }
 }

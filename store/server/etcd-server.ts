@@ -16,6 +16,7 @@ import type { Logger } from '../../common/logger.js';
 import { ConfChangeType } from '../../raft/core/conf-change.js';
 import { StateType, type NodeId } from '../../raft/core/types.js';
 import { memberIdFor } from '../../raft/runtime/member-id.js';
+import { queryPeer } from '../../raft/runtime/peer-transport.js';
 import { RaftRuntime } from '../../raft/runtime/raft-runtime.js';
 import { EtcdError, Errors, GrpcCode } from '../api/errors.js';
 import {
@@ -72,9 +73,10 @@ import {
 } from '../mvcc/index.js';
 import { planNewCluster, readIdentity, writeIdentity, type ClusterIdentity } from './cluster-identity.js';
 import { encodeMemberContext } from './member-context.js';
-import { hostPort } from './peer-url.js';
+import { hostPort, parseInitialCluster } from './peer-url.js';
 import { toEtcdError } from './raft-error-map.js';
 import { requestTimeoutMs, type ServerConfig } from './server-config.js';
+import { ServerMetrics } from './server-metrics.js';
 import { StoreStateAdapter } from './store-state-adapter.js';
 
 /** The etcd API version keelson implements (what Status reports). */
@@ -100,6 +102,8 @@ export class EtcdServer {
   private attributesTimer: NodeJS.Timeout | undefined;
   private stopped = false;
   private readonly revoking = new Set<bigint>();
+  private pending = 0;
+  readonly metrics: ServerMetrics;
   private snapshotSeq = 0;
 
   private constructor(
@@ -113,6 +117,24 @@ export class EtcdServer {
     this.clusterId = BigInt(identity.clusterId);
     this.memberId = BigInt(identity.memberId);
     this.timeoutMs = requestTimeoutMs(config);
+    this.metrics = new ServerMetrics(
+      {
+        hasLeader: () => this.raft.leader() !== 0,
+        isLeader: () => this.isLeader(),
+        term: () => this.raft.status().term,
+        commitIndex: () => this.raft.status().commit,
+        appliedIndex: () => this.raft.appliedIndex(),
+        dbSizeBytes: () => dirSize(join(config.dataDir, 'member', 'db')),
+        keys: () => this.sm.kv.index.size,
+        watchers: () => {
+          const s = this.sm.watchHub.stats();
+          return s.synced + s.unsynced;
+        },
+        leases: () => this.sm.lessor.size,
+        pendingProposals: () => this.pending,
+      },
+      { processMetrics: true },
+    );
   }
 
   /** Opens (or creates) the member's data and joins the Raft cluster. */
@@ -120,12 +142,16 @@ export class EtcdServer {
     const memberDir = join(config.dataDir, 'member');
     let identity = readIdentity(config.dataDir);
     let bootstrap: ReturnType<typeof planNewCluster> | undefined;
+    let joined: Awaited<ReturnType<typeof discoverCluster>> | undefined;
     if (!identity) {
-      if (config.initialClusterState !== 'new') {
-        throw new Error(`joining an existing cluster (--initial-cluster-state existing) needs a data dir prepared by "keelson member add"; ${config.dataDir} has none`);
+      if (config.initialClusterState === 'existing') {
+        // A member added with MemberAdd: learn the cluster and our own ID from its members.
+        joined = await discoverCluster(config, log);
+        identity = joined.identity;
+      } else {
+        bootstrap = planNewCluster(config);
+        identity = bootstrap.identity;
       }
-      bootstrap = planNewCluster(config);
-      identity = bootstrap.identity;
     } else if (identity.name !== config.name) {
       throw new Error(`data dir ${config.dataDir} belongs to member "${identity.name}", not "${config.name}"`);
     }
@@ -141,7 +167,7 @@ export class EtcdServer {
     });
     const adapter = new StoreStateAdapter(sm);
     const initialPeers = new Map<NodeId, string>();
-    for (const m of bootstrap?.members ?? []) {
+    for (const m of bootstrap?.members ?? joined?.members ?? []) {
       const url = m.peerURLs[0];
       if (url !== undefined) initialPeers.set(m.id, hostPort(url));
     }
@@ -163,7 +189,15 @@ export class EtcdServer {
         catchUpEntries: Math.min(5000, Math.max(10, Math.floor(config.snapshotCount / 2))),
         requestTimeoutMs: requestTimeoutMs(config),
         onLeaderChange: (lead) => server?.onLeaderChange(lead),
+        onLogWrite: (ms, synced) => {
+          if (synced) server?.metrics.walFsync.observe(ms / 1000);
+        },
         onForward: (kind, payload) => (server ? server.serveForwarded(kind, payload) : Promise.reject(new Error('starting'))),
+        onQuery: async (kind) => {
+          if (kind !== 'cluster-info') throw new Error(`unknown query ${kind}`);
+          if (!server) throw new Error('starting');
+          return packr.pack({ clusterId: identity.clusterId, members: server.members() });
+        },
         onFatal: (err) => {
           log.error('fatal: exiting', { err: err.message });
           process.exitCode = 1;
@@ -174,7 +208,7 @@ export class EtcdServer {
       await sm.close();
       throw e;
     }
-    if (bootstrap) writeIdentity(config.dataDir, identity);
+    if (bootstrap || joined) writeIdentity(config.dataDir, identity);
     server = new EtcdServer(config, sm, raft, identity, log);
     server.leaseTimer = setInterval(() => server?.revokeExpiredLeases(), LEASE_CHECK_MS);
     server.scheduleAttributes(0);
@@ -202,10 +236,14 @@ export class EtcdServer {
     const data = Buffer.from(encodeStoreRequest(req));
     if (data.length > this.config.maxRequestBytes) throw Errors.requestTooLarge();
     let r: ApplyResult;
+    this.pending++;
     try {
       r = (await this.raft.propose(data, this.timeoutMs)) as ApplyResult;
     } catch (e) {
+      this.metrics.proposalsFailed.inc();
       throw toEtcdError(e);
+    } finally {
+      this.pending--;
     }
     if (r.kind === 'ok') return r.response;
     if (r.kind === 'error') throw r.error;
@@ -333,6 +371,7 @@ export class EtcdServer {
   }
 
   private onLeaderChange(lead: NodeId): void {
+    if (lead !== 0) this.metrics.leaderChanges.inc();
     if (lead === Number(this.memberId)) {
       // A new leader gives every lease a full TTL from now (plus an election timeout): it
       // cannot know when the old leader last renewed them, so it must not expire them early.
@@ -595,6 +634,27 @@ export class EtcdServer {
     return this.sm.members.list();
   }
 
+  /** If leading, hands leadership to the most up-to-date voter (bounded wait). */
+  async handOverLeadership(): Promise<void> {
+    if (!this.isLeader()) return;
+    const st = this.raft.status();
+    let best = 0;
+    let bestMatch = -1;
+    for (const [id, p] of st.progress) {
+      if (id !== st.id && !p.isLearner && p.match > bestMatch) {
+        best = id;
+        bestMatch = p.match;
+      }
+    }
+    if (best === 0) return;
+    try {
+      await this.raft.transferLeadership(best, 2 * this.config.electionMs);
+      this.log.info('handed leadership over', { to: best.toString(16) });
+    } catch (e) {
+      this.log.warn('leadership transfer failed', { err: (e as Error).message });
+    }
+  }
+
   /** Stops serving: hands leadership over if leading, then closes Raft and the store. */
   async stop(o: { transferLeadership?: boolean } = {}): Promise<void> {
     if (this.stopped) return;
@@ -604,6 +664,45 @@ export class EtcdServer {
     await this.raft.stop({ transferLeadership: o.transferLeadership !== false });
     await this.sm.close();
   }
+}
+
+/**
+ * For a member joining an existing cluster: asks the members listed in --initial-cluster who is
+ * in the cluster, and finds this member (added beforehand with MemberAdd) by its peer URLs.
+ */
+async function discoverCluster(config: ServerConfig, log: Logger): Promise<{ identity: ClusterIdentity; members: { id: number; peerURLs: string[] }[] }> {
+  const self = new Set(config.initialAdvertisePeerUrls.map((u) => u.replace(/\/$/, '')));
+  const peers = parseInitialCluster(config.initialCluster)
+    .flatMap((m) => m.peerURLs)
+    .filter((u) => !self.has(u.replace(/\/$/, '')));
+  if (peers.length === 0) throw new Error('--initial-cluster-state existing needs the other members in --initial-cluster');
+  const deadline = Date.now() + 30_000;
+  let lastErr = '';
+  while (Date.now() < deadline) {
+    for (const url of peers) {
+      try {
+        const r = await queryPeer(hostPort(url), { kind: 'cluster-info', payload: new Uint8Array(0) }, 3000);
+        if (r.error) throw new Error(r.error);
+        const info = unpack(r.payload) as { clusterId: number; members: Member[] };
+        const me = info.members.find((m) => m.peerURLs.some((u) => self.has(u.replace(/\/$/, ''))));
+        if (!me) {
+          throw new Error(
+            `the cluster has no member with peer URLs ${[...self].join(',')}; add this member first (keelson member add ${config.name} --peer-urls ${[...self].join(',')})`,
+          );
+        }
+        log.info('joining an existing cluster', { cluster: info.clusterId.toString(16), member: me.ID.toString(16), via: url });
+        return {
+          identity: { clusterId: info.clusterId, memberId: Number(me.ID), name: config.name },
+          members: info.members.map((m) => ({ id: Number(m.ID), peerURLs: m.peerURLs })),
+        };
+      } catch (e) {
+        lastErr = `${url}: ${(e as Error).message}`;
+        if (/add this member first/.test(lastErr)) throw new Error(lastErr);
+      }
+    }
+    await sleep(500);
+  }
+  throw new Error(`cannot reach the existing cluster to join it (${lastErr})`);
 }
 
 function allSerializable(req: TxnRequest): boolean {
