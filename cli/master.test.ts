@@ -17,13 +17,14 @@ function run(args: string[]): { code: number | null; stderr: string; stdout: str
 
 test('a single member started with etcd flags answers etcdctl within a couple of seconds', async (t) => {
   const tmp = await makeTempDir('keelson-master-');
-  const [client, peer] = await freePorts(2);
+  const [client, peer, metricsPort] = await freePorts(3);
   const c = `http://127.0.0.1:${client}`;
   const p = `http://127.0.0.1:${peer}`;
   const child = spawn(
     process.execPath,
     [KEELSON_CLI, 'master', '--name', 'solo', '--data-dir', join(tmp.path, 'solo'), '--listen-client-urls', c, '--advertise-client-urls', c,
-      '--listen-peer-urls', p, '--initial-advertise-peer-urls', p, '--initial-cluster', `solo=${p}`, '--initial-cluster-state', 'new'],
+      '--listen-peer-urls', p, '--initial-advertise-peer-urls', p, '--initial-cluster', `solo=${p}`, '--initial-cluster-state', 'new',
+      '--listen-metrics-urls', `http://127.0.0.1:${metricsPort}`],
     { stdio: ['ignore', 'ignore', 'pipe'] },
   );
   let stderr = '';
@@ -41,6 +42,28 @@ test('a single member started with etcd flags answers etcdctl within a couple of
   assert.equal(put.code, 0, `${put.stderr}\n${stderr}`);
   t.diagnostic(`first successful put ${Date.now() - t0} ms after spawning`);
   assert.equal((await etcdctl(`127.0.0.1:${client}`, ['get', 'hello', '--print-value-only'])).stdout, 'world\n');
+  // Health, readiness and Prometheus metrics, on the client port and on --listen-metrics-urls.
+  for (const base of [c, `http://127.0.0.1:${metricsPort}`]) {
+    assert.deepEqual(await (await fetch(`${base}/health`)).json(), { health: 'true', reason: '' });
+    assert.equal(await (await fetch(`${base}/readyz`)).text(), 'ok\n');
+    const metrics = await (await fetch(`${base}/metrics`)).text();
+    for (const name of [
+      'etcd_server_has_leader 1',
+      'keelson_raft_term',
+      'etcd_server_leader_changes_seen_total',
+      'etcd_server_proposals_committed_total',
+      'etcd_server_proposals_failed_total',
+      'keelson_raft_apply_lag',
+      'etcd_disk_wal_fsync_duration_seconds_bucket',
+      'etcd_mvcc_db_total_size_in_bytes',
+      'etcd_debugging_mvcc_watcher_total',
+      'keelson_leases',
+      'grpc_server_handled_total{grpc_type="unary",grpc_service="etcdserverpb.KV",grpc_method="Put",grpc_code="OK"}',
+      'grpc_server_handling_seconds_bucket',
+    ]) {
+      assert.ok(metrics.includes(name), `/metrics lacks ${name}`);
+    }
+  }
   // Logs are JSON lines.
   for (const line of stderr.trim().split('\n')) assert.doesNotThrow(() => JSON.parse(line), line);
   // SIGTERM stops it cleanly.
