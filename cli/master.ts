@@ -4,6 +4,8 @@
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { createLogger, isLogLevel, type LogLevel } from '../common/logger.js';
+import { ApiServer } from '../apiserver/api-server.js';
+import { LocalKV } from '../store/kv-local.js';
 import { EtcdServer } from '../store/server/etcd-server.js';
 import { EtcdGrpcServer } from '../store/server/grpc-server.js';
 import { httpEndpoints } from '../store/server/http-endpoints.js';
@@ -55,6 +57,7 @@ interface MasterFlags {
   maxTxnOps: number;
   experimentalWatchProgressNotifyInterval: number;
   listenMetricsUrls?: string[];
+  apiListenUrl?: string;
   logLevel: string;
 }
 
@@ -118,6 +121,14 @@ export function masterCommand(): Command {
         duration('--experimental-watch-progress-notify-interval'),
       ),
     )
+    .addOption(opt('--api-listen-url <url>', 'serve the Kubernetes API of this master at this URL (http://host:port)', undefined, (v: string) => {
+      try {
+        hostPort(v, '--api-listen-url');
+      } catch (e) {
+        throw new InvalidArgumentError((e as Error).message);
+      }
+      return v;
+    }))
     .addOption(opt('--listen-metrics-urls <urls>', 'extra URLs serving /metrics, /health and /readyz over plain HTTP', undefined, urls('--listen-metrics-urls')))
     .addOption(opt('--log-level <level>', 'log level: debug, info, warn, error', 'info'))
     .addOption(opt('--logger <logger>', "accepted for etcd compatibility: keelson always logs JSON lines (like etcd's zap)"))
@@ -135,11 +146,11 @@ export function masterCommand(): Command {
         process.stderr.write(`keelson: ${(e as Error).message}\n`);
         process.exit(2);
       }
-      await runMaster(config, o.listenMetricsUrls ?? [], log);
+      await runMaster(config, o.listenMetricsUrls ?? [], o.apiListenUrl, log);
     });
 }
 
-async function runMaster(config: ServerConfig, metricsUrls: string[], log: ReturnType<typeof createLogger>): Promise<void> {
+async function runMaster(config: ServerConfig, metricsUrls: string[], apiListenUrl: string | undefined, log: ReturnType<typeof createLogger>): Promise<void> {
   let server: EtcdServer;
   try {
     server = await EtcdServer.start(config, log);
@@ -173,6 +184,20 @@ async function runMaster(config: ServerConfig, metricsUrls: string[], log: Retur
     metricsServers.push(hs);
   }
   log.info('serving the etcd v3 API', { clientURLs: config.advertiseClientUrls, metricsURLs: metricsUrls });
+  // The Kubernetes API of this master, on its own store through the in-process KV.
+  let api: ApiServer | undefined;
+  if (apiListenUrl) {
+    api = new ApiServer({ kv: new LocalKV(server), listen: apiListenUrl });
+    try {
+      await api.start();
+    } catch (e) {
+      process.stderr.write(`keelson: cannot serve the Kubernetes API on ${apiListenUrl}: ${(e as Error).message}\n`);
+      await grpcServer.stop(0);
+      await server.stop({ transferLeadership: false });
+      process.exit(1);
+    }
+    log.info('serving the Kubernetes API', { url: api.url });
+  }
   let stopping = false;
   const stop = async (signal: string): Promise<void> => {
     if (stopping) return;
@@ -181,6 +206,7 @@ async function runMaster(config: ServerConfig, metricsUrls: string[], log: Retur
     // Leadership moves first, so clients see a short pause rather than an election; requests
     // in flight then finish or fail with a retryable error (UNAVAILABLE) as the member stops.
     await server.handOverLeadership();
+    await api?.stop();
     await grpcServer.stop();
     for (const hs of metricsServers) hs.close();
     await server.stop({ transferLeadership: false });
