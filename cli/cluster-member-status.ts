@@ -21,8 +21,10 @@ export interface MemberRow {
   dbSizeInUse: number | undefined;
   isLearner: boolean | undefined;
   version: string | undefined;
-  /** The member's alarms, or why it could not be asked. */
+  /** The member's alarms, or why it could not be asked (the full message). */
   errors: string[];
+  /** Why it could not be asked, in a few words. */
+  unreachableReason: string | undefined;
   reachable: boolean;
 }
 
@@ -36,14 +38,22 @@ export interface StatusReport {
 
 const CALL_TIMEOUT_MS = 3000;
 
-async function ask(endpoint: string): Promise<{ status: StatusResponse; members: MemberListResponse } | { error: string }> {
+/** The gist of a transport error, for the table ("connection refused", "timed out"). */
+export function shortReason(message: string): string {
+  if (/ECONNREFUSED/.test(message)) return 'connection refused';
+  if (/DEADLINE|deadline|timed? ?out/i.test(message)) return 'timed out';
+  if (/ENOTFOUND|EAI_AGAIN/.test(message)) return 'unknown host';
+  return message.replace(/^keelson: [\w.]+: /, '');
+}
+
+async function ask(endpoint: string): Promise<{ status: StatusResponse; members: MemberListResponse } | { error: string; short: string }> {
   // One endpoint per client and no retries: the answer must come from this member.
   const kv = new RemoteKV({ endpoints: [endpoint], timeoutMs: CALL_TIMEOUT_MS, retryReads: false, keepAliveMs: 0 });
   try {
     const [status, members] = await Promise.all([kv.status(), kv.memberList()]);
     return { status, members };
   } catch (e) {
-    return { error: (e as Error).message };
+    return { error: (e as Error).message, short: shortReason((e as Error).message) };
   } finally {
     await kv.close();
   }
@@ -61,7 +71,7 @@ export async function collectStatus(endpoints: readonly string[], names: Readonl
       return {
         endpoint: ep, name: names.get(ep), id: undefined, isLeader: false, raftTerm: undefined, raftIndex: undefined,
         raftAppliedIndex: undefined, lag: undefined, dbSize: undefined, dbSizeInUse: undefined, isLearner: undefined,
-        version: undefined, errors: [a.error], reachable: false,
+        version: undefined, errors: [a.error], unreachableReason: a.short, reachable: false,
       };
     }
     const s = a.status;
@@ -70,13 +80,14 @@ export async function collectStatus(endpoints: readonly string[], names: Readonl
     return {
       endpoint: ep, name: nameById.get(id) ?? names.get(ep), id, isLeader: s.leader !== 0n && s.leader === id,
       raftTerm: s.raftTerm, raftIndex: s.raftIndex, raftAppliedIndex: s.raftAppliedIndex, lag: undefined,
-      dbSize: s.dbSize, dbSizeInUse: s.dbSizeInUse, isLearner: s.isLearner, version: s.version, errors: [...s.errors], reachable: true,
+      dbSize: s.dbSize, dbSizeInUse: s.dbSizeInUse, isLearner: s.isLearner, version: s.version, errors: [...s.errors], unreachableReason: undefined, reachable: true,
     };
   });
 
   const problems: string[] = [];
-  for (const r of rows) if (!r.reachable) problems.push(`${r.name ?? r.endpoint} (${r.endpoint}) did not answer: ${r.errors[0] ?? ''}`);
-  for (const r of rows) if (r.reachable && r.errors.length > 0) problems.push(`${r.name ?? r.endpoint} reports ${r.errors.join(', ')}`);
+  const who = (r: MemberRow): string => (r.name === undefined ? r.endpoint : `${r.name} (${r.endpoint})`);
+  for (const r of rows) if (!r.reachable) problems.push(`${who(r)} did not answer: ${r.unreachableReason ?? ''}`);
+  for (const r of rows) if (r.reachable && r.errors.length > 0) problems.push(`${who(r)} reports ${r.errors.join(', ')}`);
   let leader: bigint | undefined;
   if (leaders.size === 1 && !leaders.has(0n)) leader = [...leaders][0];
   else if (leaders.size > 1) problems.push(`members disagree about the leader (${[...leaders].map(hexId).join(', ')})`);
@@ -123,7 +134,7 @@ export function renderTable(report: StatusReport): string {
     str(r.lag),
     r.dbSize === undefined ? dash : humanBytes(r.dbSize),
     r.isLearner === undefined ? dash : r.isLearner ? 'yes' : 'no',
-    r.reachable ? r.errors.join(', ') : `unreachable: ${r.errors.join(', ')}`,
+    r.reachable ? r.errors.join(', ') : `unreachable: ${r.unreachableReason ?? ''}`,
   ]);
   const all = [[...COLUMNS], ...cells];
   const widths = COLUMNS.map((_, i) => Math.max(...all.map((row) => row[i]!.length)));

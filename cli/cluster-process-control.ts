@@ -44,7 +44,7 @@ export function commandLine(pid: number): string[] | undefined {
 
 export function isOurs(spec: ProcessSpec, argv: readonly string[]): boolean {
   if (!argv.includes(spec.subcommand)) return false;
-  for (let i = 0; i + 1 < argv.length; i++) {
+  for (let i = 0; i < argv.length; i++) {
     if (argv[i] === '--data-dir' && argv[i + 1] === spec.dataDir) return true;
     if (argv[i] === `--data-dir=${spec.dataDir}`) return true;
   }

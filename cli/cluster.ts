@@ -6,7 +6,8 @@
 
 import { Command, InvalidArgumentError } from 'commander';
 import { existsSync, mkdirSync, readdirSync, rmdirSync, rmSync } from 'node:fs';
-import { dirname, isAbsolute, relative, resolve } from 'node:path';
+import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { packageRoot } from '../common/package-root.js';
 import { ClusterError, reportFailure } from './cluster-error.js';
 import { waitHealthy, logTail } from './cluster-health.js';
 import { inDir, layoutPath, planLayout, readLayout, writeLayout, type ClusterLayout } from './cluster-layout.js';
@@ -43,6 +44,22 @@ function dataFlag(dir: string): string {
   return ` --data ${rel !== '' && !rel.startsWith('..') && !isAbsolute(rel) ? rel : dir}`;
 }
 
+/**
+ * How the user runs keelson, for the commands we print: `npx keelson` where keelson is an installed
+ * package; in a clone npx would not find it (npm links a package's bin only into the projects that
+ * depend on it), so `node <path>/bin/keelson.js`, the command `npm start` runs.
+ */
+function invocation(): string {
+  const root = packageRoot();
+  if (root.split(sep).includes('node_modules')) return 'npx keelson';
+  return `node ${shortPath(join(root, 'bin', 'keelson.js'))}`;
+}
+
+/** A keelson command line for DIR to show the user. */
+function hint(sub: string, dir: string): string {
+  return `${invocation()} ${sub}${dataFlag(dir)}`;
+}
+
 function shortPath(p: string): string {
   const rel = relative(process.cwd(), p);
   return rel !== '' && !rel.startsWith('..') && !isAbsolute(rel) ? rel : p;
@@ -69,9 +86,9 @@ function portTaken(specs: readonly ProcessSpec[]): boolean {
 }
 
 async function bringUp(dir: string, specs: readonly ProcessSpec[], timeoutMs: number): Promise<StartedProcess[]> {
-  const started = startAll(specs);
-  say(`waiting for ${specs.length === 1 ? 'it' : `all ${specs.length}`} to answer (up to ${secs(timeoutMs)})...`);
   try {
+    const started = startAll(specs);
+    say(`waiting for ${specs.length === 1 ? 'it' : `all ${specs.length}`} to answer (up to ${secs(timeoutMs)})...`);
     await waitHealthy(started, timeoutMs, say);
     return started;
   } catch (e) {
@@ -85,7 +102,6 @@ async function bringUp(dir: string, specs: readonly ProcessSpec[], timeoutMs: nu
 
 function printUsage(dir: string, layout: ClusterLayout, started: readonly StartedProcess[]): void {
   const endpoints = started.map((p) => p.spec.endpoint).join(',');
-  const d = dataFlag(dir);
   say('');
   say(`keelson: ${layout.masters.length} master${layout.masters.length === 1 ? '' : 's'} up, data in ${dir}`);
   say('');
@@ -96,9 +112,10 @@ function printUsage(dir: string, layout: ClusterLayout, started: readonly Starte
   say(`  export ETCDCTL_API=3 ETCDCTL_ENDPOINTS=${endpoints}`);
   say('  etcdctl put greeting hello && etcdctl get greeting');
   say('  etcdctl endpoint status -w table');
+  // Later issues add here: the Kubernetes API server URLs and `export KUBECONFIG=<DIR>/kubeconfig`.
   say('');
-  say(`members, leader and lag: npx keelson cluster status${d}`);
-  say(`stop with: npx keelson cluster down${d}   (keeps the data: \`up\` again restarts it; add --wipe to delete it)`);
+  say(`members, leader and lag: ${hint('cluster status', dir)}`);
+  say(`stop with: ${hint('cluster down', dir)}   (keeps the data: \`up\` again restarts it; add --wipe to delete it)`);
 }
 
 interface UpFlags {
@@ -115,7 +132,7 @@ async function up(o: UpFlags, mastersGiven: boolean): Promise<void> {
     if (mastersGiven && o.masters !== existing.masters.length) {
       throw new ClusterError(
         'usage',
-        `${dir} holds a ${existing.masters.length}-master cluster, not ${o.masters}; use another --data, or \`npx keelson cluster down --wipe${dataFlag(dir)}\` first`,
+        `${dir} holds a ${existing.masters.length}-master cluster, not ${o.masters}; use another --data, or \`${hint('cluster down --wipe', dir)}\` first`,
       );
     }
     const specs = clusterProcesses(dir, existing);
@@ -126,7 +143,7 @@ async function up(o: UpFlags, mastersGiven: boolean): Promise<void> {
     if (running.length > 0) {
       throw new ClusterError(
         'already-running',
-        `the cluster in ${dir} is already running: ${running.join(', ')}. See it with \`npx keelson cluster status${dataFlag(dir)}\`; stop it with \`npx keelson cluster down${dataFlag(dir)}\``,
+        `the cluster in ${dir} is already running: ${running.join(', ')}. See it with \`${hint('cluster status', dir)}\`; stop it with \`${hint('cluster down', dir)}\``,
       );
     }
     for (const s of specs) removePidFile(s); // stale: their processes are gone
@@ -209,14 +226,14 @@ async function down(o: { data: string; wipe: boolean }): Promise<void> {
     wipe(dir, layout);
     say(existsSync(dir) ? `removed the cluster's files; ${dir} still holds other files, left in place` : `removed ${dir}`);
   } else {
-    say(`data kept in ${dir}; start it again with: npx keelson cluster up${dataFlag(dir)}`);
+    say(`data kept in ${dir}; start it again with: ${hint('cluster up', dir)}`);
   }
 }
 
 async function status(o: { data: string; output: OutputFormat }): Promise<void> {
   const dir = resolve(o.data);
   const layout = readLayout(dir);
-  if (!layout) throw new ClusterError('no-cluster', `${dir} holds no cluster (no cluster.json); start one with \`npx keelson cluster up${dataFlag(dir)}\``);
+  if (!layout) throw new ClusterError('no-cluster', `${dir} holds no cluster (no cluster.json); start one with \`${hint('cluster up', dir)}\``);
   const specs = clusterProcesses(dir, layout);
   const pids = specs.map((s) => runningPid(s));
   const report = await collectStatus(
@@ -225,13 +242,12 @@ async function status(o: { data: string; output: OutputFormat }): Promise<void> 
   );
   const down = specs.filter((_, i) => pids[i] === undefined).map((s) => s.name);
   printReport(report, o.output, {
-    lines: down.length > 0 ? [`not running: ${down.join(', ')} (start with: npx keelson cluster up${dataFlag(dir)})`] : [],
+    lines: down.length > 0 ? [`not running: ${down.join(', ')} (start with: ${hint('cluster up', dir)})`] : [],
     json: {
       data: dir,
       masters: specs.map((s, i) => ({ name: s.name, endpoint: s.endpoint, pid: pids[i] ?? null, running: pids[i] !== undefined, log: s.logFile })),
       notRunning: down,
     },
-    problems: down.map((n) => `${n} is not running`),
   });
 }
 

@@ -1,0 +1,239 @@
+// The benchmark harness itself: a tiny real run (etcd, and keelson when `keelson master` is
+// available) and the structure of what it writes. Numbers are never asserted, only that they
+// are there, consistent and rendered.
+
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { test } from 'node:test';
+import { makeTempDir } from '../common/temp-dir.js';
+import { LatencyHistogram } from './histogram.js';
+import { PROFILES } from './profiles.js';
+import { CHART_FILE, REPORT_FILE, RESULTS_FILE } from './report-files.js';
+import { renderReport } from './report-md.js';
+import { renderChart } from './report-svg.js';
+import { SUITE_NAMES, isEventSuite, type BenchResult, type BenchResults, type TargetName } from './results.js';
+import { runBench } from './run-bench.js';
+import { launchCommand } from './target-cluster.js';
+
+/** True when `keelson master` exists in the build the bench launches. */
+function keelsonMasterAvailable(): boolean {
+  const { command, prefix } = launchCommand('keelson');
+  const r = spawnSync(command, [...prefix, '--help'], { encoding: 'utf8', timeout: 20_000 });
+  return r.status === 0 && /--initial-cluster/.test(r.stdout);
+}
+
+/** A small XML well-formedness check: balanced tags, quoted attributes, known entities only. */
+function assertWellFormedXml(xml: string): void {
+  let s = xml.replace(/^<\?xml[^?]*\?>\s*/, '');
+  const stack: string[] = [];
+  let roots = 0;
+  const token = /<(\/?)([A-Za-z][\w:.-]*)((?:\s+[\w:.-]+="[^"<]*")*)\s*(\/?)>|<!--(?:(?!--)[\s\S])*-->|([^<]+)/y;
+  const badEntity = /&(?!(?:amp|lt|gt|quot|apos|#\d+|#x[0-9a-fA-F]+);)/;
+  while (s.length > 0) {
+    token.lastIndex = 0;
+    const m = token.exec(s);
+    assert.ok(m, `malformed XML near: ${s.slice(0, 80)}`);
+    const [whole, close, name, attrs, selfClose, textPart] = m;
+    if (textPart !== undefined) {
+      assert.ok(!badEntity.test(textPart), `bad entity in text: ${textPart.slice(0, 80)}`);
+      if (stack.length === 0) assert.equal(textPart.trim(), '', 'text outside the root element');
+    } else if (name !== undefined) {
+      if (attrs) assert.ok(!badEntity.test(attrs), `bad entity in attributes of <${name}>`);
+      const names = [...(attrs ?? '').matchAll(/([\w:.-]+)="/g)].map((a) => a[1]);
+      assert.equal(new Set(names).size, names.length, `duplicate attribute in <${name}>`);
+      if (close) {
+        assert.equal(stack.pop(), name, `</${name}> closes the wrong element`);
+      } else if (!selfClose) {
+        if (stack.length === 0) roots++;
+        stack.push(name);
+      } else if (stack.length === 0) {
+        roots++;
+      }
+    }
+    s = s.slice(whole.length);
+  }
+  assert.deepEqual(stack, [], 'unclosed elements');
+  assert.equal(roots, 1, 'exactly one root element');
+}
+
+function tableRows(md: string, header: RegExp): string[][] {
+  const lines = md.split('\n');
+  const start = lines.findIndex((l) => header.test(l));
+  assert.ok(start >= 0, `table ${header} not found`);
+  const rows: string[][] = [];
+  for (const l of lines.slice(start + 2)) {
+    if (!l.startsWith('|')) break;
+    rows.push(l.split('|').slice(1, -1).map((c) => c.trim()));
+  }
+  return rows;
+}
+
+test('a tiny run writes results.json, report.md and chart.svg with every suite and target', { timeout: 240_000 }, async (t) => {
+  const targets: TargetName[] = keelsonMasterAvailable() ? ['keelson', 'etcd'] : ['etcd'];
+  t.diagnostic(`targets: ${targets.join(', ')}`);
+  const out = await makeTempDir('keelson-bench-test-');
+  t.after(() => out.cleanup());
+  const suites = [...SUITE_NAMES];
+  const res = await runBench({ targets, members: 1, suites, profile: PROFILES.tiny, outDir: out.path, workers: 2 });
+
+  // results.json is what runBench returned, and has the issue's shape.
+  const json = JSON.parse(readFileSync(join(out.path, RESULTS_FILE), 'utf8')) as BenchResults;
+  assert.deepEqual(json, res);
+  assert.deepEqual(json.failures, []);
+  assert.ok(json.machine.cpus >= 1);
+  assert.equal(typeof json.machine.cpuModel, 'string');
+  assert.ok(json.machine.memoryBytes > 0);
+  assert.equal(json.machine.node, process.version);
+  assert.match(json.machine.etcdVersion, /^3\.4\./);
+  assert.equal(json.results.length, suites.length * targets.length);
+  for (const target of targets) {
+    for (const suite of suites) {
+      const r = json.results.find((x) => x.suite === suite && x.target === target);
+      assert.ok(r, `${target} ${suite} missing`);
+      const what = `${target} ${suite}`;
+      assert.equal(r.members, 1, what);
+      assert.ok(r.clients >= 1 && r.connections >= 1 && r.workers === 2, what);
+      assert.equal(r.errors, 0, `${what}: ${r.errorSamples.join('; ')}`);
+      assert.ok(r.count > 0, `${what}: nothing measured`);
+      if (isEventSuite(suite)) {
+        assert.equal(r.opsPerSec, undefined, what);
+        assert.ok(typeof r.eventsPerSec === 'number' && r.eventsPerSec > 0, what);
+        // Every event written reached every watcher it was meant for, exactly once.
+        assert.equal(r.count, r.extra.eventsExpected, what);
+      } else {
+        assert.equal(r.eventsPerSec, undefined, what);
+        assert.ok(typeof r.opsPerSec === 'number' && r.opsPerSec > 0, what);
+      }
+      assert.ok(r.p50Ms > 0 && r.p50Ms <= r.p99Ms && r.p99Ms <= r.p999Ms && r.p999Ms <= r.maxMs, `${what}: percentiles out of order`);
+      assert.deepEqual(r.latency.map((p) => p.q), [0, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99, 0.995, 0.999, 1], what);
+      for (let i = 1; i < r.latency.length; i++) assert.ok(r.latency[i]!.ms >= r.latency[i - 1]!.ms, `${what}: distribution not monotone`);
+      assert.ok(r.clientCpuPercent >= 0 && r.clientMaxWorkerCpuPercent <= r.clientCpuPercent + 1, what);
+      assert.ok(r.clientMaxWorkerElu >= 0 && r.clientMaxWorkerElu <= 1, what);
+      assert.ok(r.serverCpuPercent >= 0 && r.machineCpuPercent >= 0, what);
+    }
+  }
+  const cas = json.results.find((x) => x.suite === 'txn-cas')!;
+  assert.equal((cas.extra.casSucceeded ?? 0) + (cas.extra.casFailed ?? 0) >= cas.count, true, 'every CAS txn is a success or a failure');
+
+  // report.md: one row per suite, both targets' columns, the ratio column.
+  const md = readFileSync(join(out.path, REPORT_FILE), 'utf8');
+  const rows = tableRows(md, /^\| suite \| unit \| etcd \| keelson \| keelson\/etcd \|/);
+  assert.deepEqual(rows.map((r) => r[0]), suites);
+  for (const row of rows) {
+    assert.match(row[2]!, /^[\d,.]+$/, `etcd throughput of ${row[0]}`);
+    if (targets.includes('keelson')) {
+      assert.match(row[3]!, /^[\d,.]+$/, `keelson throughput of ${row[0]}`);
+      assert.match(row[4]!, /^\d+\.\d\dx$/, `ratio of ${row[0]}`);
+    } else {
+      assert.equal(row[3], '—');
+      assert.equal(row[4], 'n/a');
+    }
+  }
+  assert.equal(tableRows(md, /^\| suite \| target \| clients \|/).length, suites.length * targets.length);
+
+  // chart.svg: well-formed, one latency curve per result.
+  const svg = readFileSync(join(out.path, CHART_FILE), 'utf8');
+  assertWellFormedXml(svg);
+  assert.match(svg, /^<\?xml[^>]*>\s*<svg xmlns="http:\/\/www\.w3\.org\/2000\/svg"/);
+  assert.equal((svg.match(/<polyline /g) ?? []).length, json.results.length);
+});
+
+function fakeResult(suite: BenchResult['suite'], target: TargetName, rate: number, p99Ms: number): BenchResult {
+  const event = isEventSuite(suite);
+  return {
+    suite,
+    target,
+    members: 3,
+    clients: 100,
+    connections: 10,
+    workers: 2,
+    ...(event ? { eventsPerSec: rate } : { opsPerSec: rate }),
+    p50Ms: p99Ms / 4,
+    p99Ms,
+    p999Ms: p99Ms * 2,
+    meanMs: p99Ms / 3,
+    maxMs: p99Ms * 3,
+    count: 1000,
+    durationMs: 5000,
+    errors: 0,
+    errorSamples: [],
+    clientCpuPercent: 50,
+    clientMaxWorkerCpuPercent: 30,
+    clientMaxWorkerElu: 0.5,
+    serverCpuPercent: 80,
+    machineCpuPercent: 140,
+    latency: [0, 0.5, 0.9, 0.99, 0.999, 1].map((q, i) => ({ q, ms: (i + 1) * p99Ms / 4 })),
+    extra: {},
+  };
+}
+
+test('report.md and chart.svg show keelson/etcd ratios, n/a where a target is missing', () => {
+  const res: BenchResults = {
+    machine: {
+      cpus: 2, cpuModel: 'test <cpu> & co', memoryBytes: 2 ** 31, node: 'v20', platform: 'linux', arch: 'x64',
+      kernel: '6', loadAvg1m: 0.5, etcdVersion: '3.4.23', keelsonVersion: '0.1.0',
+    },
+    config: { targets: ['keelson', 'etcd'], members: 3, suites: ['put-seq', 'watch-fanout', 'txn-cas'], profile: 'quick', workers: 2 },
+    startedAt: '2026-01-01T00:00:00.000Z',
+    wallSeconds: 60,
+    results: [
+      fakeResult('put-seq', 'keelson', 500, 4),
+      fakeResult('put-seq', 'etcd', 1000, 2),
+      fakeResult('watch-fanout', 'keelson', 300_000, 10),
+      fakeResult('watch-fanout', 'etcd', 100_000, 20),
+      fakeResult('txn-cas', 'etcd', 2000, 30),
+    ],
+    failures: [{ target: 'keelson', suite: 'txn-cas', message: 'boom | with a pipe\nsecond line' }],
+  };
+  const md = renderReport(res);
+  const rows = tableRows(md, /^\| suite \| unit \| etcd \| keelson \| keelson\/etcd \|/);
+  assert.deepEqual(
+    rows.map((r) => [r[0], r[1], r[2], r[3], r[4], r[5], r[8]]),
+    [
+      ['put-seq', 'ops/s', '1,000', '500', '0.50x', '≥ 1.0 ✗', '2.00x'],
+      ['watch-fanout', 'events/s', '100,000', '300,000', '3.00x', '≥ 1.5 ✓', '0.50x'],
+      ['txn-cas', 'ops/s', '2,000', '—', 'n/a', '≥ 1.0', 'n/a'],
+    ],
+  );
+  assert.match(md, /- \*\*keelson\*\* txn-cas: boom \\\| with a pipe\n/);
+  const svg = renderChart(res);
+  assertWellFormedXml(svg);
+  assert.match(svg, />0\.50x</);
+  assert.match(svg, />3\.00x</);
+  assert.match(svg, /n\/a \(not measured on both targets\)/);
+});
+
+test('the latency histogram answers quantiles within 1% and merges exactly', () => {
+  const a = new LatencyHistogram();
+  const b = new LatencyHistogram();
+  for (let us = 1; us <= 10_000; us++) (us % 2 ? a : b).recordUs(us);
+  const all = new LatencyHistogram();
+  all.merge(a.snapshot());
+  all.merge(b.snapshot());
+  assert.equal(all.count, 10_000);
+  for (const [q, want] of [[0.5, 5000], [0.9, 9000], [0.99, 9900], [0.999, 9990]] as const) {
+    const got = all.quantileUs(q);
+    assert.ok(Math.abs(got - want) / want < 0.01, `q${q}: ${got} vs ${want}`);
+  }
+  assert.equal(all.quantileUs(0), 1);
+  assert.equal(all.quantileUs(1), 10_000);
+  assert.equal(all.meanUs(), 5000.5);
+  assert.throws(() => all.recordUs(Number.NaN), /finite/);
+});
+
+test('keelson bench refuses bad flags with a clear message', () => {
+  const main = fileURLToPath(new URL('../cli/main.js', import.meta.url));
+  assert.ok(existsSync(main));
+  for (const [args, message] of [
+    [['--members', '2'], /--members must be 1 or 3/],
+    [['--suite', 'put-seq,nope'], /--suite: unknown "nope"/],
+    [['--targets', 'zookeeper'], /--targets: unknown "zookeeper"/],
+  ] as const) {
+    const r = spawnSync(process.execPath, [main, 'bench', ...args], { encoding: 'utf8', timeout: 20_000 });
+    assert.notEqual(r.status, 0, args.join(' '));
+    assert.match(r.stderr, message);
+  }
+});

@@ -1,0 +1,77 @@
+// How big each suite is. `full` is the default run; `quick` (--quick) is sized so that both
+// targets at 3 members finish in well under six minutes on a 2-core machine (see README.md);
+// `tiny` exists for the test of the harness itself and measures nothing meaningful.
+// The concurrency numbers of the issue (1 client for put-seq, 100 for the others) hold for full
+// and quick.
+
+export interface WatchSizes {
+  watchers: number;
+  /** Connections (one Watch stream each) the watchers are spread over. */
+  connections: number;
+  /** Puts in total; each is one event per matching watcher. */
+  events: number;
+  /** Concurrent writers (closed loop, each one write in flight). */
+  writers: number;
+  /**
+   * Events per write: 1 is a plain put; more is one txn putting that many distinct keys (one
+   * revision), so that for watch-many the write path is not what limits delivered events/s.
+   */
+  batch: number;
+}
+
+export interface Profile {
+  name: 'full' | 'quick' | 'tiny';
+  /** Closed-loop suites: load without measuring, then measure for durationMs. */
+  warmupMs: number;
+  durationMs: number;
+  /** Clients of put-conc, range-lin, range-ser, txn-cas, lease-keepalive. */
+  concurrency: number;
+  /** Clients (or writers) per gRPC connection. */
+  clientsPerConnection: number;
+  /** txn-cas key set. */
+  casKeys: number;
+  valueBytes: number;
+  fanout: WatchSizes;
+  many: WatchSizes;
+  /** A watch suite that has not delivered every event by then reports what it got, with an error. */
+  watchTimeoutMs: number;
+}
+
+export const PROFILES: Readonly<Record<Profile['name'], Profile>> = {
+  full: {
+    name: 'full',
+    warmupMs: 2000,
+    durationMs: 15_000,
+    concurrency: 100,
+    clientsPerConnection: 10,
+    casKeys: 16,
+    valueBytes: 256,
+    fanout: { watchers: 1000, connections: 20, events: 5000, writers: 50, batch: 1 },
+    many: { watchers: 10_000, connections: 20, events: 200_000, writers: 50, batch: 50 },
+    watchTimeoutMs: 120_000,
+  },
+  quick: {
+    name: 'quick',
+    warmupMs: 1000,
+    durationMs: 8000,
+    concurrency: 100,
+    clientsPerConnection: 10,
+    casKeys: 16,
+    valueBytes: 256,
+    fanout: { watchers: 200, connections: 8, events: 4000, writers: 50, batch: 1 },
+    many: { watchers: 2000, connections: 10, events: 60_000, writers: 30, batch: 50 },
+    watchTimeoutMs: 30_000,
+  },
+  tiny: {
+    name: 'tiny',
+    warmupMs: 100,
+    durationMs: 700,
+    concurrency: 6,
+    clientsPerConnection: 3,
+    casKeys: 4,
+    valueBytes: 256,
+    fanout: { watchers: 6, connections: 2, events: 30, writers: 2, batch: 1 },
+    many: { watchers: 20, connections: 2, events: 40, writers: 2, batch: 4 },
+    watchTimeoutMs: 20_000,
+  },
+};

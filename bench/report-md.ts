@@ -1,0 +1,135 @@
+// DIR/report.md: one table row per suite with both targets and the keelson/etcd ratio, then
+// where the CPU went (so a reader can tell a client-bound number from a server-bound one).
+
+import { CHART_FILE } from './report-files.js';
+import { ratioFor, throughput, type BenchResult, type BenchResults, type SuiteName } from './results.js';
+
+/** Issue 7's goals at 3 members (throughput ratio keelson/etcd; watch-fanout also p99 ≤ etcd's). */
+export const RATIO_GOALS: Partial<Record<SuiteName, number>> = {
+  'put-seq': 1.0,
+  'put-conc': 1.0,
+  'range-lin': 1.0,
+  'txn-cas': 1.0,
+  'watch-fanout': 1.5,
+};
+
+/** A worker this busy, or a machine this busy, means the numbers may be the client's limit. */
+const BUSY_WORKER_CPU_PERCENT = 90;
+const BUSY_WORKER_ELU = 0.9;
+const BUSY_MACHINE_FRACTION = 0.9;
+
+function num(n: number): string {
+  if (n >= 100) return Math.round(n).toLocaleString('en-US');
+  if (n >= 10) return n.toFixed(1);
+  return n.toFixed(2);
+}
+
+function ms(n: number): string {
+  return n >= 100 ? n.toFixed(0) : n >= 10 ? n.toFixed(1) : n.toFixed(2);
+}
+
+export function fmtRatio(r: number | undefined): string {
+  return r === undefined ? 'n/a' : `${r.toFixed(2)}x`;
+}
+
+function cell(r: BenchResult | undefined): string {
+  return r ? num(throughput(r)) : '—';
+}
+
+function latencyCell(r: BenchResult | undefined): string {
+  return r ? `${ms(r.p50Ms)} / ${ms(r.p99Ms)}` : '—';
+}
+
+/** Suite-specific facts worth a glance (CAS success rate, watch set-up). */
+export function detailNote(r: BenchResult): string {
+  const x = r.extra;
+  if (r.suite === 'txn-cas') {
+    const ok = x.casSucceeded ?? 0;
+    const all = ok + (x.casFailed ?? 0);
+    return all > 0 ? `CAS succeeded ${Math.round((ok * 100) / all)}%` : '';
+  }
+  if (r.eventsPerSec !== undefined) {
+    const batch = (x.eventsPerWrite ?? 1) > 1 ? ` in txns of ${x.eventsPerWrite}` : '';
+    const rate = x.putsPerSec !== undefined ? `, written at ${num(x.putsPerSec)}/s` : '';
+    return `${x.writers ?? '?'} writers put ${x.puts ?? 0} keys${batch}${rate}; ${r.count} of ${x.eventsExpected ?? '?'} events delivered`;
+  }
+  return '';
+}
+
+/** Why a result may not be the server's limit; empty when nothing stands out. */
+export function saturationNote(r: BenchResult, cpus: number): string {
+  const notes: string[] = [];
+  if (r.clientMaxWorkerCpuPercent >= BUSY_WORKER_CPU_PERCENT || r.clientMaxWorkerElu >= BUSY_WORKER_ELU) {
+    notes.push('client-bound (a load worker is saturated)');
+  }
+  if (r.machineCpuPercent >= BUSY_MACHINE_FRACTION * cpus * 100) {
+    const others = r.machineCpuPercent - r.clientCpuPercent - r.serverCpuPercent;
+    notes.push(`machine CPU saturated${others >= 20 ? ` (${others}% by other processes)` : ''}`);
+  }
+  if (r.errors > 0) notes.push(`${r.errors} errors: ${r.errorSamples.join('; ')}`);
+  return notes.join('; ');
+}
+
+export function renderReport(res: BenchResults): string {
+  const m = res.machine;
+  const suites = res.config.suites.filter((s) => res.results.some((r) => r.suite === s));
+  const get = (suite: SuiteName, target: string) => res.results.find((r) => r.suite === suite && r.target === target);
+  const lines: string[] = [];
+  lines.push(`# keelson bench: ${res.config.targets.join(' vs ')}, ${res.config.members} member${res.config.members > 1 ? 's' : ''}`);
+  lines.push('');
+  lines.push(
+    `${res.startedAt}, profile \`${res.config.profile}\`, ${res.config.workers} load-generator processes, ${res.wallSeconds} s in all. ` +
+      `Machine: ${m.cpus} × ${m.cpuModel}, ${(m.memoryBytes / 2 ** 30).toFixed(1)} GiB, ${m.platform}/${m.arch} ${m.kernel}, ` +
+      `Node ${m.node}, etcd ${m.etcdVersion}, keelson ${m.keelsonVersion}, load average ${m.loadAvg1m} at start.`,
+  );
+  lines.push('');
+  lines.push('Throughput is ops/s (events/s for watch suites, put-to-event); latency p50 / p99 in ms. ');
+  lines.push('Ratio = keelson / etcd throughput (higher is better); p99 ratio = keelson / etcd p99 (lower is better).');
+  lines.push('');
+  lines.push('| suite | unit | etcd | keelson | keelson/etcd | goal | etcd p50 / p99 ms | keelson p50 / p99 ms | p99 keelson/etcd |');
+  lines.push('|---|---|---:|---:|---:|---:|---:|---:|---:|');
+  for (const s of suites) {
+    const e = get(s, 'etcd');
+    const k = get(s, 'keelson');
+    const unit = (e ?? k)?.eventsPerSec !== undefined ? 'events/s' : 'ops/s';
+    const ratio = ratioFor(res.results, s);
+    const goal = RATIO_GOALS[s];
+    const goalCell = goal === undefined ? '' : `≥ ${goal.toFixed(1)}${ratio === undefined ? '' : ratio >= goal ? ' ✓' : ' ✗'}`;
+    const p99Ratio = e && k && e.p99Ms > 0 ? fmtRatio(k.p99Ms / e.p99Ms) : 'n/a';
+    lines.push(
+      `| ${s} | ${unit} | ${cell(e)} | ${cell(k)} | ${fmtRatio(ratio)} | ${goalCell} | ${latencyCell(e)} | ${latencyCell(k)} | ${p99Ratio} |`,
+    );
+  }
+  lines.push('');
+  lines.push(`![ratios and latency distributions](${CHART_FILE})`);
+  lines.push('');
+  lines.push('## Where the CPU went');
+  lines.push('');
+  lines.push(
+    `CPU in % of one core (the machine has ${m.cpus}). Client = all load-generator processes (process.cpuUsage); ` +
+      'busiest worker = CPU and event-loop utilisation of the busiest one (100% / 1.0: it was the bottleneck); ' +
+      "server = the target's member processes (/proc); machine = every process on the machine (/proc/stat): " +
+      'what machine has beyond client + server was taken by other work.',
+  );
+  lines.push('');
+  lines.push('| suite | target | clients | conns | p999 ms | client CPU | busiest worker CPU / ELU | server CPU | machine CPU | notes |');
+  lines.push('|---|---|---:|---:|---:|---:|---:|---:|---:|---|');
+  for (const s of suites) {
+    for (const r of res.results.filter((x) => x.suite === s)) {
+      lines.push(
+        `| ${s} | ${r.target} | ${r.clients} | ${r.connections} | ${ms(r.p999Ms)} | ${r.clientCpuPercent}% | ${r.clientMaxWorkerCpuPercent}% / ${r.clientMaxWorkerElu.toFixed(2)} | ${r.serverCpuPercent}% | ${r.machineCpuPercent}% | ${[detailNote(r), saturationNote(r, m.cpus)].filter((n) => n !== '').join('; ').replace(/\|/g, '\\|')} |`,
+      );
+    }
+  }
+  if (res.failures.length > 0) {
+    lines.push('');
+    lines.push('## Failures');
+    lines.push('');
+    for (const f of res.failures) {
+      const first = f.message.split('\n')[0] ?? '';
+      lines.push(`- **${f.target}**${f.suite ? ` ${f.suite}` : ''}: ${first.replace(/\|/g, '\\|')}`);
+    }
+  }
+  lines.push('');
+  return lines.join('\n');
+}

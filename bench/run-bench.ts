@@ -1,0 +1,286 @@
+// The benchmark run: for each target, start a fresh cluster, run the suites against it with the
+// load-generator processes, stop it and remove its data; then write results.json, report.md
+// and chart.svg. A target that fails to start, or a suite that fails, is recorded as a failure
+// and the run goes on with the rest.
+
+import { mkdir, writeFile } from 'node:fs/promises';
+import { cpus } from 'node:os';
+import { join } from 'node:path';
+import { RemoteKV } from '../store/kv-remote.js';
+import { casKey, rangeKey } from './closed-loop-suites.js';
+import { LatencyHistogram } from './histogram.js';
+import type { LoadTimes, WorkerOutcome } from './load-protocol.js';
+import { machineInfo } from './machine.js';
+import { nowNs } from './meter.js';
+import { machineBusyCpuMs, processesCpuMs } from './process-cpu.js';
+import type { Profile } from './profiles.js';
+import { silentProgress, type Progress } from './progress.js';
+import { CHART_FILE, REPORT_FILE, RESULTS_FILE } from './report-files.js';
+import { renderReport } from './report-md.js';
+import { renderChart } from './report-svg.js';
+import {
+  isEventSuite,
+  type BenchFailure,
+  type BenchResult,
+  type BenchResults,
+  type SuiteName,
+  type TargetName,
+} from './results.js';
+import { planSuite, type SuitePlan } from './suite-plan.js';
+import { startTarget, type RunningTarget } from './target-cluster.js';
+import { MAX_WORKERS, WorkerPool } from './worker-pool.js';
+
+export interface BenchOptions {
+  targets: TargetName[];
+  members: 1 | 3;
+  suites: SuiteName[];
+  profile: Profile;
+  outDir: string;
+  /** Load-generator processes (default: see defaultWorkers). */
+  workers?: number;
+  progress?: Progress;
+}
+
+/** Quantiles kept in results.json for the latency-distribution chart. */
+const QUANTILES = [0, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99, 0.995, 0.999, 1];
+/** Load starts this long after the run message, so every worker begins at the same instant. */
+const START_DELAY_MS = 150;
+/** In-flight ops at the end of the window get this long to finish before they are abandoned. */
+const GIVE_UP_AFTER_MS = 10_000;
+const STATUS_MS = 1000;
+const SETUP_TIMEOUT_MS = 10_000;
+
+/**
+ * Two processes at least (so one event loop is never the only one), one per core otherwise, at
+ * most 4: on a small machine more load generators only take CPU from the servers being measured.
+ * KEELSON_BENCH_WORKERS overrides it (to check whether the client side limits a result).
+ */
+export function defaultWorkers(): number {
+  const env = process.env.KEELSON_BENCH_WORKERS;
+  if (env !== undefined && /^\d+$/.test(env)) return Math.min(MAX_WORKERS, Math.max(1, Number(env)));
+  return Math.min(4, Math.max(2, cpus().length));
+}
+
+function fmtRate(n: number): string {
+  return Math.round(n).toLocaleString('en-US');
+}
+
+/** Puts the keys a suite reads (range, txn-cas) in place before its load starts. */
+async function setupKeys(target: RunningTarget, plan: SuitePlan, profile: Profile): Promise<void> {
+  const task = plan.tasks[0]!;
+  const kv = new RemoteKV({ endpoints: target.endpoints, timeoutMs: SETUP_TIMEOUT_MS });
+  try {
+    const value = Buffer.alloc(profile.valueBytes, 'v');
+    if (plan.suite === 'range-lin' || plan.suite === 'range-ser') await kv.put({ key: rangeKey(task), value });
+    if (plan.suite === 'txn-cas') {
+      for (let i = 0; i < profile.casKeys; i++) await kv.put({ key: casKey(task, i), value });
+    }
+  } finally {
+    await kv.close();
+  }
+}
+
+interface CpuSample {
+  /** CPU ms of the target's members, of the whole machine, and when (hrtime ns). */
+  server: number;
+  machine: number;
+  ns: number;
+}
+
+function aggregate(
+  plan: SuitePlan,
+  target: RunningTarget,
+  profile: Profile,
+  workers: number,
+  outcomes: WorkerOutcome[],
+  cpuStart: CpuSample,
+  cpuEnd: CpuSample,
+): BenchResult {
+  const windowMs = (cpuEnd.ns - cpuStart.ns) / 1e6;
+  const pctOfWindow = (cpuMs: number) => (windowMs > 0 ? Math.round((cpuMs * 100) / windowMs) : 0);
+  const hist = new LatencyHistogram();
+  let count = 0;
+  let errors = 0;
+  const errorSamples: string[] = [];
+  const extra: Record<string, number> = {};
+  let clientCpu = 0;
+  let maxWorkerCpu = 0;
+  let maxElu = 0;
+  for (const o of outcomes) {
+    hist.merge(o.histogram);
+    count += o.count;
+    errors += o.errors;
+    for (const s of o.errorSamples) if (errorSamples.length < 5 && !errorSamples.includes(s)) errorSamples.push(s);
+    for (const [k, v] of Object.entries(o.extra)) extra[k] = (extra[k] ?? 0) + v;
+    const pct = o.windowNs > 0 ? (o.cpuUs * 1000 * 100) / o.windowNs : 0;
+    clientCpu += pct;
+    maxWorkerCpu = Math.max(maxWorkerCpu, pct);
+    maxElu = Math.max(maxElu, o.elu);
+  }
+  let durationMs: number;
+  const rate: { opsPerSec: number } | { eventsPerSec: number } = (() => {
+    if (!isEventSuite(plan.suite)) {
+      durationMs = profile.durationMs;
+      return { opsPerSec: count / (durationMs / 1000) };
+    }
+    const firstPut = Math.min(...outcomes.map((o) => o.firstPutNs ?? Infinity));
+    const lastEvent = Math.max(...outcomes.map((o) => o.lastEventNs ?? 0));
+    const lastPut = Math.max(...outcomes.map((o) => o.lastPutNs ?? 0));
+    const puts = outcomes.reduce((s, o) => s + (o.puts ?? 0), 0);
+    extra.writers = plan.writers;
+    extra.eventsExpected = outcomes.reduce((s, o) => s + (o.expected ?? 0), 0);
+    extra.puts = puts;
+    extra.eventsPerWrite = plan.tasks[0]!.eventsPerWrite;
+    if (Number.isFinite(firstPut) && lastPut > firstPut) extra.putsPerSec = Math.round(puts / ((lastPut - firstPut) / 1e9));
+    durationMs = Number.isFinite(firstPut) && lastEvent > firstPut ? (lastEvent - firstPut) / 1e6 : 0;
+    return { eventsPerSec: durationMs > 0 ? count / (durationMs / 1000) : 0 };
+  })();
+  const ms = (us: number) => Math.round(us) / 1000;
+  return {
+    suite: plan.suite,
+    target: target.target,
+    members: target.members.length,
+    clients: plan.clients,
+    connections: plan.connections,
+    workers,
+    ...rate,
+    p50Ms: ms(hist.quantileUs(0.5)),
+    p99Ms: ms(hist.quantileUs(0.99)),
+    p999Ms: ms(hist.quantileUs(0.999)),
+    meanMs: ms(hist.meanUs()),
+    maxMs: ms(hist.quantileUs(1)),
+    count,
+    durationMs: Math.round(durationMs!),
+    errors,
+    errorSamples,
+    clientCpuPercent: Math.round(clientCpu),
+    clientMaxWorkerCpuPercent: Math.round(maxWorkerCpu),
+    clientMaxWorkerElu: Math.round(maxElu * 100) / 100,
+    serverCpuPercent: pctOfWindow(cpuEnd.server - cpuStart.server),
+    machineCpuPercent: pctOfWindow(cpuEnd.machine - cpuStart.machine),
+    latency: QUANTILES.map((q) => ({ q, ms: ms(hist.quantileUs(q)) })),
+    extra,
+  };
+}
+
+async function runSuite(
+  suite: SuiteName,
+  target: RunningTarget,
+  pool: WorkerPool,
+  profile: Profile,
+  progress: Progress,
+  label: string,
+): Promise<BenchResult> {
+  const runTag = Date.now().toString(36);
+  const plan = planSuite(suite, profile, target.endpoints, target.leaderEndpoint, pool.size, runTag);
+  const pids = target.members.map((m) => m.pid);
+  await setupKeys(target, plan, profile);
+  progress.status(`${label} ${suite}: preparing ${plan.clients} ${isEventSuite(suite) ? 'watchers' : 'clients'} on ${plan.connections} connections`);
+  try {
+    await pool.prepare(plan.tasks);
+    const startAt = nowNs() + START_DELAY_MS * 1e6;
+    const event = isEventSuite(suite);
+    const measureStart = event ? startAt : startAt + profile.warmupMs * 1e6;
+    const measureEnd = event ? startAt + profile.watchTimeoutMs * 1e6 : measureStart + profile.durationMs * 1e6;
+    const times: LoadTimes = { startAt, measureStart, measureEnd, giveUpAt: event ? measureEnd : measureEnd + GIVE_UP_AFTER_MS * 1e6 };
+
+    // Server and machine CPU over the same window the workers measure.
+    let atStart: CpuSample = { server: 0, machine: 0, ns: 0 };
+    let atEnd: CpuSample | undefined;
+    const sample = (): CpuSample => ({ server: processesCpuMs(pids), machine: machineBusyCpuMs(), ns: nowNs() });
+    const startTimer = setTimeout(() => (atStart = sample()), (measureStart - nowNs()) / 1e6);
+    const endTimer = event ? undefined : setTimeout(() => (atEnd = sample()), (measureEnd - nowNs()) / 1e6);
+    const unit = event ? 'events' : 'ops';
+    const status = setInterval(() => {
+      const t = nowNs();
+      const n = pool.progress;
+      if (t < measureStart) {
+        progress.status(`${label} ${suite}: warming up`);
+      } else if (event) {
+        progress.status(`${label} ${suite}: ${((t - startAt) / 1e9).toFixed(1)} s, ${fmtRate(n)} ${unit} delivered`);
+      } else {
+        const el = Math.min(t, measureEnd) - measureStart;
+        progress.status(
+          `${label} ${suite}: ${(el / 1e9).toFixed(1)}/${(profile.durationMs / 1000).toFixed(1)} s, ${fmtRate(n)} ${unit} (${fmtRate(n / (el / 1e9))}/s)`,
+        );
+      }
+    }, STATUS_MS);
+    let outcomes: WorkerOutcome[];
+    try {
+      outcomes = await pool.run(times);
+    } finally {
+      clearInterval(status);
+      clearTimeout(startTimer);
+      if (endTimer) clearTimeout(endTimer);
+    }
+    atEnd ??= sample();
+    return aggregate(plan, target, profile, pool.size, outcomes, atStart, atEnd);
+  } finally {
+    const problems = await pool.close();
+    for (const p of problems) progress.note(`${label} ${suite}: closing: ${p}`);
+  }
+}
+
+function summaryLine(r: BenchResult): string {
+  const rate = r.eventsPerSec !== undefined ? `${fmtRate(r.eventsPerSec)} events/s` : `${fmtRate(r.opsPerSec ?? 0)} ops/s`;
+  const errs = r.errors > 0 ? `, ${r.errors} errors (${r.errorSamples[0]})` : '';
+  return `${rate}, p50 ${r.p50Ms} ms, p99 ${r.p99Ms} ms, CPU: client ${r.clientCpuPercent}% (busiest worker ${r.clientMaxWorkerCpuPercent}%), server ${r.serverCpuPercent}%, machine ${r.machineCpuPercent}%${errs}`;
+}
+
+export async function runBench(opts: BenchOptions): Promise<BenchResults> {
+  const progress = opts.progress ?? silentProgress;
+  const workers = opts.workers ?? defaultWorkers();
+  const t0 = Date.now();
+  const startedAt = new Date(t0).toISOString();
+  const machine = machineInfo();
+  const results: BenchResult[] = [];
+  const failures: BenchFailure[] = [];
+  const pool = WorkerPool.start(workers);
+  try {
+    for (const targetName of opts.targets) {
+      const label = `[${targetName} x${opts.members}]`;
+      progress.status(`${label} starting ${opts.members} member${opts.members > 1 ? 's' : ''}`);
+      let target: RunningTarget;
+      try {
+        target = await startTarget(targetName, opts.members);
+      } catch (err) {
+        const message = (err as Error).message;
+        failures.push({ target: targetName, message });
+        progress.note(`${label} could not start: ${message.split('\n')[0]}`);
+        continue;
+      }
+      progress.note(`${label} started (leader ${target.leaderEndpoint}, data in ${target.dir})`);
+      try {
+        for (const suite of opts.suites) {
+          try {
+            const r = await runSuite(suite, target, pool, opts.profile, progress, label);
+            results.push(r);
+            progress.note(`${label} ${suite}: ${summaryLine(r)}`);
+          } catch (err) {
+            const message = (err as Error).message;
+            failures.push({ target: targetName, suite, message });
+            progress.note(`${label} ${suite}: FAILED: ${message}`);
+          }
+        }
+      } finally {
+        await target.stop();
+      }
+    }
+  } finally {
+    await pool.stop();
+    progress.done();
+  }
+  const out: BenchResults = {
+    machine,
+    config: { targets: opts.targets, members: opts.members, suites: opts.suites, profile: opts.profile.name, workers },
+    startedAt,
+    wallSeconds: Math.round((Date.now() - t0) / 100) / 10,
+    results,
+    failures,
+  };
+  await mkdir(opts.outDir, { recursive: true });
+  await writeFile(join(opts.outDir, RESULTS_FILE), JSON.stringify(out, null, 2) + '\n');
+  await writeFile(join(opts.outDir, REPORT_FILE), renderReport(out));
+  await writeFile(join(opts.outDir, CHART_FILE), renderChart(out));
+  return out;
+}

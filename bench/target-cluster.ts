@@ -1,0 +1,243 @@
+// A benchmark target: a fresh 1- or 3-member cluster on free loopback ports in a temp folder.
+// etcd and keelson are launched with the same etcd flags; the only difference is the command
+// line in front of them (`/usr/bin/etcd` or `node <package root>/bin/keelson.js master`), so the
+// two are started, waited for and measured in exactly the same way. A member is ready when
+// Maintenance.Status answers and names a leader that every member agrees on.
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { freePorts } from '../common/free-port.js';
+import { packageRoot } from '../common/package-root.js';
+import { makeTempDir, type TempDir } from '../common/temp-dir.js';
+import { RemoteKV } from '../store/kv-remote.js';
+import type { TargetName } from './results.js';
+
+export const ETCD_BINARY = '/usr/bin/etcd';
+const HOST = '127.0.0.1';
+const START_TIMEOUT_MS = 60_000;
+const POLL_MS = 200;
+const EXIT_WAIT_MS = 10_000;
+const LOG_TAIL_CHARS = 3000;
+/** A port taken between probing and binding fails the start; retry on fresh ports this often. */
+const MAX_START_ATTEMPTS = 2;
+
+export interface LaunchCommand {
+  command: string;
+  /** Arguments before the etcd flags. */
+  prefix: string[];
+}
+
+/**
+ * KEELSON_BENCH_CLI=<path to a built cli/main.js> runs keelson from that build instead of
+ * bin/keelson.js (which runs dist/): for comparing a work-in-progress build without rebuilding dist/.
+ */
+export function launchCommand(target: TargetName): LaunchCommand {
+  if (target === 'etcd') return { command: ETCD_BINARY, prefix: [] };
+  const entry = process.env.KEELSON_BENCH_CLI || join(packageRoot(), 'bin', 'keelson.js');
+  return { command: process.execPath, prefix: [entry, 'master'] };
+}
+
+export interface TargetMember {
+  readonly name: string;
+  /** "127.0.0.1:port" */
+  readonly endpoint: string;
+  readonly pid: number;
+}
+
+export interface RunningTarget {
+  readonly target: TargetName;
+  readonly members: readonly TargetMember[];
+  readonly endpoints: string[];
+  /** The endpoint of the member that was leader when the cluster became ready. */
+  readonly leaderEndpoint: string;
+  readonly dir: string;
+  /** Kills every member and removes the folder. Idempotent. */
+  stop(): Promise<void>;
+}
+
+class StartFailure extends Error {
+  override name = 'TargetStartError';
+  constructor(
+    message: string,
+    readonly portInUse: boolean,
+  ) {
+    super(message);
+  }
+}
+
+function tail(file: string): string {
+  if (!existsSync(file)) return '(no log)';
+  const text = readFileSync(file, 'utf8');
+  return text.length > LOG_TAIL_CHARS ? '...' + text.slice(-LOG_TAIL_CHARS) : text;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+interface Proc {
+  name: string;
+  endpoint: string;
+  logFile: string;
+  child: ChildProcess;
+  exited: Promise<string>;
+  exitReason: string | undefined;
+}
+
+// Members still alive when the process exits are killed, so a crashed run leaves nothing behind.
+const live = new Set<ChildProcess>();
+let exitHook = false;
+function track(child: ChildProcess): void {
+  if (!exitHook) {
+    exitHook = true;
+    process.once('exit', () => {
+      for (const c of live) if (c.pid !== undefined) {
+        try {
+          process.kill(c.pid, 'SIGKILL');
+        } catch {
+          // already gone
+        }
+      }
+    });
+  }
+  live.add(child);
+  child.once('exit', () => live.delete(child));
+}
+
+async function killAll(procs: readonly Proc[]): Promise<void> {
+  for (const p of procs) {
+    if (p.exitReason === undefined && p.child.pid !== undefined) {
+      try {
+        process.kill(p.child.pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+  }
+  let timer: NodeJS.Timeout | undefined;
+  const giveUp = new Promise<void>((r) => (timer = setTimeout(r, EXIT_WAIT_MS)));
+  await Promise.race([Promise.all(procs.map((p) => p.exited)), giveUp]);
+  clearTimeout(timer);
+}
+
+/** Every member answers Status with the same non-zero leader; returns the leader's endpoint. */
+async function waitReady(procs: Proc[], deadline: number): Promise<string> {
+  const clients = procs.map((p) => new RemoteKV({ endpoints: [p.endpoint], timeoutMs: 2000, retryReads: false, keepAliveMs: 0 }));
+  try {
+    for (;;) {
+      for (const p of procs) {
+        if (p.exitReason !== undefined) throw new Error(`member ${p.name} ${p.exitReason}`);
+      }
+      const statuses = await Promise.all(clients.map((c) => c.status().catch(() => undefined)));
+      const leaders = new Set(statuses.map((s) => s?.leader ?? 0n));
+      const leader = [...leaders][0];
+      if (leaders.size === 1 && leader !== undefined && leader !== 0n) {
+        const idx = statuses.findIndex((s) => s?.header.memberId === leader);
+        if (idx >= 0) return procs[idx]!.endpoint;
+      }
+      if (Date.now() > deadline) {
+        throw new Error(`members not ready after ${START_TIMEOUT_MS} ms (leaders seen: ${[...leaders].join(', ')})`);
+      }
+      await sleep(POLL_MS);
+    }
+  } finally {
+    await Promise.all(clients.map((c) => c.close()));
+  }
+}
+
+async function startOnce(target: TargetName, members: 1 | 3, dir: TempDir): Promise<RunningTarget> {
+  const { command, prefix } = launchCommand(target);
+  const ports = await freePorts(2 * members);
+  const names = Array.from({ length: members }, (_, i) => `m${i}`);
+  const clientUrl = (i: number) => `http://${HOST}:${ports[2 * i]}`;
+  const peerUrl = (i: number) => `http://${HOST}:${ports[2 * i + 1]}`;
+  const initialCluster = names.map((n, i) => `${n}=${peerUrl(i)}`).join(',');
+  const token = `keelson-bench-${process.pid}-${Date.now().toString(36)}`;
+  const env = { ...process.env };
+  // etcd reads ETCD_* variables as flags (and keelson master mirrors that): keep the runs identical.
+  for (const k of Object.keys(env)) if (k.startsWith('ETCD_')) delete env[k];
+
+  const procs: Proc[] = [];
+  for (let i = 0; i < members; i++) {
+    const name = names[i]!;
+    const args = [
+      ...prefix,
+      `--name=${name}`,
+      `--data-dir=${join(dir.path, `${name}.data`)}`,
+      `--listen-client-urls=${clientUrl(i)}`,
+      `--advertise-client-urls=${clientUrl(i)}`,
+      `--listen-peer-urls=${peerUrl(i)}`,
+      `--initial-advertise-peer-urls=${peerUrl(i)}`,
+      `--initial-cluster=${initialCluster}`,
+      '--initial-cluster-state=new',
+      `--initial-cluster-token=${token}`,
+    ];
+    const logFile = join(dir.path, `${name}.log`);
+    const fd = openSync(logFile, 'a');
+    let child: ChildProcess;
+    try {
+      child = spawn(command, args, { stdio: ['ignore', fd, fd], env });
+    } finally {
+      closeSync(fd);
+    }
+    track(child);
+    const p: Proc = { name, endpoint: `${HOST}:${ports[2 * i]}`, logFile, child, exited: Promise.resolve(''), exitReason: undefined };
+    p.exited = new Promise<string>((resolve) => {
+      child.once('exit', (code, signal) => {
+        p.exitReason = signal ? `was killed by ${signal}` : `exited with code ${code}`;
+        resolve(p.exitReason);
+      });
+      child.once('error', (err) => {
+        p.exitReason = `failed to start: ${err.message}`;
+        resolve(p.exitReason);
+      });
+    });
+    procs.push(p);
+  }
+
+  let leaderEndpoint: string;
+  try {
+    leaderEndpoint = await waitReady(procs, Date.now() + START_TIMEOUT_MS);
+  } catch (err) {
+    await killAll(procs);
+    const logs = procs.map((p) => `--- ${p.name}.log\n${tail(p.logFile)}`).join('\n');
+    const firstLine = (p: Proc) => tail(p.logFile).trim().split('\n').find((l) => l.trim() !== '') ?? '';
+    const firstWords = procs.map((p) => (p.exitReason !== undefined ? `${p.name}.log: ${firstLine(p).slice(0, 200)}` : '')).filter((x) => x !== '');
+    const msg =
+      `${target}: ${(err as Error).message}${firstWords.length > 0 ? ` (${firstWords[0]})` : ''}\n` +
+      `command: ${command} ${prefix.join(' ')} --name=... (etcd flags)\n${logs}`;
+    throw new StartFailure(msg, /address already in use/.test(logs));
+  }
+
+  let stopped: Promise<void> | undefined;
+  return {
+    target,
+    members: procs.map((p) => ({ name: p.name, endpoint: p.endpoint, pid: p.child.pid ?? -1 })),
+    endpoints: procs.map((p) => p.endpoint),
+    leaderEndpoint,
+    dir: dir.path,
+    stop() {
+      stopped ??= (async () => {
+        await killAll(procs);
+        await dir.cleanup();
+      })();
+      return stopped;
+    },
+  };
+}
+
+export async function startTarget(target: TargetName, members: 1 | 3): Promise<RunningTarget> {
+  const { command, prefix } = launchCommand(target);
+  if (!existsSync(command)) throw new Error(`${target}: ${command} not found${target === 'etcd' ? ' (install etcd-server)' : ''}`);
+  for (const p of prefix) if (p.endsWith('.js') && !existsSync(p)) throw new Error(`${target}: ${p} not found`);
+  for (let attempt = 1; ; attempt++) {
+    const dir = await makeTempDir(`keelson-bench-${target}-`);
+    try {
+      return await startOnce(target, members, dir);
+    } catch (err) {
+      await dir.cleanup();
+      if (!(err instanceof StartFailure && err.portInUse && attempt < MAX_START_ATTEMPTS)) throw err;
+    }
+  }
+}
