@@ -28,6 +28,8 @@ export interface MasterLayout {
   clientUrl: string;
   /** "http://127.0.0.1:port": --listen-peer-urls and --initial-advertise-peer-urls */
   peerUrl: string;
+  /** "http://127.0.0.1:port": --api-listen-url, the Kubernetes API of this master (optional in old layouts) */
+  apiUrl?: string;
   /** --data-dir, relative to DIR */
   dataDir: string;
   /** stdout and stderr of the process, relative to DIR */
@@ -58,6 +60,11 @@ export function endpointOf(url: string): string {
   return new URL(url).host;
 }
 
+/** Where `up` writes the kubeconfig for the cluster's Kubernetes API. */
+export function kubeconfigPath(dir: string): string {
+  return join(dir, 'kubeconfig');
+}
+
 export function initialCluster(layout: ClusterLayout): string {
   return layout.masters.map((m) => `${m.name}=${m.peerUrl}`).join(',');
 }
@@ -67,14 +74,15 @@ export async function planLayout(count: number): Promise<ClusterLayout> {
   if (!Number.isInteger(count) || count < 1 || count > MAX_MASTERS) {
     throw new ClusterError('usage', `--masters must be a whole number from 1 to ${MAX_MASTERS}, got ${count}`);
   }
-  const ports = await freePorts(2 * count);
+  const ports = await freePorts(3 * count);
   const masters: MasterLayout[] = [];
   for (let i = 0; i < count; i++) {
     const name = `m${i + 1}`;
     masters.push({
       name,
-      clientUrl: `http://${HOST}:${ports[2 * i]!}`,
-      peerUrl: `http://${HOST}:${ports[2 * i + 1]!}`,
+      clientUrl: `http://${HOST}:${ports[3 * i]!}`,
+      peerUrl: `http://${HOST}:${ports[3 * i + 1]!}`,
+      apiUrl: `http://${HOST}:${ports[3 * i + 2]!}`,
       dataDir: name,
       logFile: join(name, 'master.log'),
       pidFile: join(name, 'pid'),
@@ -127,7 +135,7 @@ export function validateLayout(raw: unknown, file: string): ClusterLayout {
       if (typeof v !== 'string' || v === '') throw bad(`${at}.${k} must be a non-empty string`);
       return v;
     };
-    const url = (k: 'clientUrl' | 'peerUrl'): string => {
+    const url = (k: 'clientUrl' | 'peerUrl' | 'apiUrl'): string => {
       const v = str(k);
       let u: URL;
       try {
@@ -148,6 +156,7 @@ export function validateLayout(raw: unknown, file: string): ClusterLayout {
       name,
       clientUrl: url('clientUrl'),
       peerUrl: url('peerUrl'),
+      ...(m['apiUrl'] !== undefined ? { apiUrl: url('apiUrl') } : {}),
       dataDir: str('dataDir'),
       logFile: str('logFile'),
       pidFile: str('pidFile'),

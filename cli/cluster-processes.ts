@@ -1,9 +1,9 @@
 // The processes of a local cluster, as specs that `cluster up/down/status` act on without knowing
 // what each one is: today one `keelson master` per master in cluster.json.
 //
-// Extension point: the Kubernetes API server will run inside each master (one more flag in
-// masterArgs when the layout has an API URL), and a worker node will be one more spec with its own
-// subcommand, data dir, log, pid file and health URL. Nothing else in up/down/status changes.
+// Each master also serves the Kubernetes API when the layout gives it an API URL. Extension
+// point: a worker node will be one more spec with its own subcommand, data dir, log, pid file and
+// health URL. Nothing else in up/down/status changes.
 
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -51,6 +51,7 @@ function masterArgs(dir: string, layout: ClusterLayout, m: MasterLayout): string
     '--initial-cluster', initialCluster(layout),
     '--initial-cluster-state', 'new',
     '--initial-cluster-token', layout.token,
+    ...(m.apiUrl ? ['--api-listen-url', m.apiUrl] : []),
   ];
 }
 

@@ -57,6 +57,17 @@ test('npm start: a three-master cluster in ./data that etcdctl can use, stopped 
   assert.equal(status.code, 0, status.stderr);
   assert.equal((status.stdout.match(/\btrue\b/g) ?? []).length, 1, status.stdout); // one IS LEADER
 
+  // kubectl through the printed KUBECONFIG: the Kubernetes API runs on every master, on the store.
+  const kubeconfig = /export KUBECONFIG=(\S+)/.exec(up.stdout)?.[1];
+  assert.ok(kubeconfig, up.stdout);
+  const kenv = { ...process.env, KUBECONFIG: kubeconfig };
+  const ns = await run('/usr/bin/kubectl', ['create', 'namespace', 'smoke'], { cwd: tmp.path, env: kenv });
+  assert.equal(ns.code, 0, ns.stderr);
+  const got = await run('/usr/bin/kubectl', ['get', 'namespace', 'smoke', '-o', 'jsonpath={.status.phase}'], { cwd: tmp.path, env: kenv });
+  assert.equal(got.stdout, 'Active', got.stderr);
+  const keys = await run(ETCDCTL, ['get', '/registry/namespaces/smoke', '--keys-only'], { cwd: tmp.path, env });
+  assert.equal(keys.stdout.trim(), '/registry/namespaces/smoke');
+
   const down = await run(process.execPath, [entry, 'cluster', 'down'], { cwd: tmp.path });
   assert.equal(down.code, 0, `${down.stdout}\n${down.stderr}`);
   for (const pid of pids) assert.equal(isMasterOf(pid, dir), false, `master pid ${pid} still runs`);

@@ -5,12 +5,13 @@
 // a worker node).
 
 import { Command, InvalidArgumentError } from 'commander';
-import { existsSync, mkdirSync, readdirSync, rmdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { packageRoot } from '../common/package-root.js';
 import { ClusterError, reportFailure } from './cluster-error.js';
 import { waitHealthy, logTail } from './cluster-health.js';
-import { inDir, layoutPath, planLayout, readLayout, writeLayout, type ClusterLayout } from './cluster-layout.js';
+import { kubeconfigYaml } from '../apiserver/kubeconfig.js';
+import { inDir, kubeconfigPath, layoutPath, planLayout, readLayout, writeLayout, type ClusterLayout } from './cluster-layout.js';
 import { collectStatus } from './cluster-member-status.js';
 import { removePidFile, runningPid, spawnDetached, stopAll, type StartedProcess, type StopOutcome } from './cluster-process-control.js';
 import { clusterProcesses, keelsonEntry, type ProcessSpec } from './cluster-processes.js';
@@ -112,7 +113,16 @@ function printUsage(dir: string, layout: ClusterLayout, started: readonly Starte
   say(`  export ETCDCTL_API=3 ETCDCTL_ENDPOINTS=${endpoints}`);
   say('  etcdctl put greeting hello && etcdctl get greeting');
   say('  etcdctl endpoint status -w table');
-  // Later issues add here: the Kubernetes API server URLs and `export KUBECONFIG=<DIR>/kubeconfig`.
+  const apis = layout.masters.flatMap((m) => (m.apiUrl ? [m.apiUrl] : []));
+  if (apis.length > 0) {
+    const kc = kubeconfigPath(dir);
+    writeFileSync(kc, kubeconfigYaml({ server: apis[0] as string }));
+    say('');
+    say(`Kubernetes API (every master serves it): ${apis.join(' ')}`);
+    say('use it with kubectl:');
+    say(`  export KUBECONFIG=${kc}`);
+    say('  kubectl get namespaces');
+  }
   say('');
   say(`members, leader and lag: ${hint('cluster status', dir)}`);
   say(`stop with: ${hint('cluster down', dir)}   (keeps the data: \`up\` again restarts it; add --wipe to delete it)`);
@@ -190,6 +200,7 @@ function wipe(dir: string, layout: ClusterLayout): void {
     }
   }
   rmSync(layoutPath(dir), { force: true });
+  rmSync(kubeconfigPath(dir), { force: true });
   if (existsSync(dir) && readdirSync(dir).length === 0) rmdirSync(dir);
 }
 
