@@ -57,6 +57,11 @@ export function jepsenCommand(): Command {
     .addOption(new Option('--target <t>', 'the system under test').choices(TARGETS).default('keelson'))
     .exitOverride(usageExit)
     .action(async (o: JepsenFlags) => {
+      // The harness only talks to loopback: a proxy set in the user's environment must not
+      // capture its own gRPC clients (members get an environment of their own).
+      if (['grpc_proxy', 'https_proxy', 'http_proxy'].some((k) => process.env[k])) {
+        process.env.no_grpc_proxy = [process.env.no_grpc_proxy, '127.0.0.1', 'localhost'].filter((x) => x).join(',');
+      }
       const controller = new AbortController();
       let interrupts = 0;
       const onInterrupt = (): void => {

@@ -1,0 +1,31 @@
+// The harness's own end-to-end self-test against keelson (issue 6): serializable reads served
+// by a member cut off from the majority must be caught as non-linearizable. Needs a working
+// `keelson master` in this checkout (node bin/keelson.js master, built into dist/).
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ISOLATING_SHAPES, partitionShapeFor } from '../nemesis/partition.js';
+import { keelsonMasterAvailable, leftovers, readResults, runCli, seedWhere } from './run-test-support.js';
+
+const TIME_SEC = 8;
+const SEED = seedWhere(['partition'], TIME_SEC, (plan) => {
+  const f = plan[0];
+  return f !== undefined && ISOLATING_SHAPES.has(partitionShapeFor(f.seed)) && f.durationMs >= 4000;
+});
+const available = keelsonMasterAvailable();
+
+test('self-test on keelson: serializable reads under a partition are caught as non-linearizable (exit 1)', { skip: available ? false : '`node bin/keelson.js master --help` does not work in this checkout' }, async (t) => {
+  const out = await mkdtemp(join(tmpdir(), 'keelson-jepsen-test-'));
+  t.after(() => rm(out, { recursive: true, force: true }));
+  const r = await runCli(['--time', String(TIME_SEC), '--workload', 'register', '--nemesis', 'partition', '--seed', String(SEED), '--out', out, '--target', 'keelson', '--read-mode', 'serializable', '--clients', '12']);
+  assert.equal(r.code, 1, `exit ${r.code}\n${r.stdout}\n${r.stderr}`);
+  assert.match(r.stdout, /jepsen register on keelson: INVALID/);
+  assert.deepEqual(leftovers(r.stderr), []);
+  const results = await readResults(out);
+  assert.equal(results.meta.target, 'keelson');
+  assert.equal(results.checkers.linearizable?.valid, false);
+  assert.ok(results.checkers.linearizable!.violations.some((v) => v.failedOp.f === 'read'));
+});
