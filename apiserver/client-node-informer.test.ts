@@ -42,11 +42,15 @@ test('a client-node informer follows pods across an API server restart and a 410
   informer.on('update', (p) => seen.push(`update ${p.metadata?.name} ${p.metadata?.labels?.['v']}`));
   informer.on('delete', (p) => seen.push(`delete ${p.metadata?.name}`));
   // As client-go's reflector does: after an error (e.g. the server went away), start again.
+  let done = false;
   informer.on('error', (err) => {
     errors.push(err);
-    setTimeout(() => void informer.start().catch(() => undefined), 300);
+    if (!done) setTimeout(() => void (done ? undefined : informer.start().catch(() => undefined)), 300);
   });
-  t.after(() => informer.stop());
+  t.after(async () => {
+    done = true;
+    await informer.stop();
+  });
 
   const cache = (): Map<string, string> => new Map(informer.list().map((p: V1Pod) => [p.metadata?.name ?? '', p.metadata?.labels?.['v'] ?? '']));
   const actual = async (): Promise<Map<string, string>> =>

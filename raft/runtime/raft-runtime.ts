@@ -337,6 +337,7 @@ export class RaftRuntime {
       try {
         r = await this.transport.forward(lead, { kind, payload }, Math.max(1, deadline - Date.now()));
       } catch (e) {
+        if (!neverSent(e)) throw new RaftError('timeout', `outcome unknown: forwarding to leader ${lead.toString(16)} failed: ${(e as Error).message}`, lead);
         if (Date.now() >= deadline) throw new RaftError('timeout', `request timed out forwarding to leader ${lead.toString(16)}`, lead);
         await new Promise((res) => setTimeout(res, Math.min(50 * (attempt + 1), 500)));
         continue;
@@ -587,8 +588,11 @@ export class RaftRuntime {
         try {
           resp = await this.transport.propose(lead, data, Math.max(1, deadline - Date.now()));
         } catch (e) {
+          // Retrying is only safe when the leader cannot have received the proposal: otherwise a
+          // second copy could be committed after the first (found by the Jepsen register test).
+          if (!neverSent(e)) throw new RaftError('timeout', `outcome unknown: forwarding to leader ${lead.toString(16)} failed: ${(e as Error).message}`, lead);
           if (Date.now() >= deadline) throw new RaftError('timeout', `request timed out forwarding to leader ${lead.toString(16)}`, lead);
-          // The leader may have changed or be unreachable: try again with whoever leads now.
+          // The leader is unreachable: try again with whoever leads now.
           await new Promise((res) => setTimeout(res, Math.min(50 * (attempt + 1), 500)));
           continue;
         }
@@ -784,4 +788,16 @@ export class RaftRuntime {
     await this.transport.stop();
     await this.store.close();
   }
+}
+
+/**
+ * Whether a failed peer call certainly never reached the peer (no connection could be made), so
+ * that sending it again cannot make it happen twice.
+ */
+export function neverSent(e: unknown): boolean {
+  const err = e as { code?: number; details?: string; message?: string };
+  const text = `${err.details ?? ''} ${err.message ?? ''}`;
+  if (/no address known/.test(text)) return true;
+  if (err.code !== 14) return false; // only UNAVAILABLE; deadlines and resets are ambiguous
+  return /No connection established|ECONNREFUSED|connect E/i.test(text);
 }
