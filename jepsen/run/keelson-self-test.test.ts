@@ -15,9 +15,11 @@ const SEED = seedWhere(['partition'], TIME_SEC, (plan) => {
   const f = plan[0];
   return f !== undefined && ISOLATING_SHAPES.has(partitionShapeFor(f.seed)) && f.durationMs >= 4000;
 });
-const available = keelsonMasterAvailable();
+test('keelson master works in this checkout (the runs below need it)', () => {
+  assert.ok(keelsonMasterAvailable(), '`node bin/keelson.js master --help` failed: build with npm run build');
+});
 
-test('self-test on keelson: serializable reads under a partition are caught as non-linearizable (exit 1)', { skip: available ? false : '`node bin/keelson.js master --help` does not work in this checkout' }, async (t) => {
+test('self-test on keelson: serializable reads under a partition are caught as non-linearizable (exit 1)', async (t) => {
   const out = await mkdtemp(join(tmpdir(), 'keelson-jepsen-test-'));
   t.after(() => rm(out, { recursive: true, force: true }));
   const r = await runCli(['--time', String(TIME_SEC), '--workload', 'register', '--nemesis', 'partition', '--seed', String(SEED), '--out', out, '--target', 'keelson', '--read-mode', 'serializable', '--clients', '12']);
@@ -28,4 +30,15 @@ test('self-test on keelson: serializable reads under a partition are caught as n
   assert.equal(results.meta.target, 'keelson');
   assert.equal(results.checkers.linearizable?.valid, false);
   assert.ok(results.checkers.linearizable!.violations.some((v) => v.failedOp.f === 'read'));
+});
+
+test('keelson with linearizable reads under partitions and kills: valid (exit 0)', async (t) => {
+  const out = await mkdtemp(join(tmpdir(), 'keelson-jepsen-test-'));
+  t.after(() => rm(out, { recursive: true, force: true }));
+  const r = await runCli(['--time', '12', '--workload', 'register', '--nemesis', 'partition,kill', '--seed', '6', '--out', out, '--target', 'keelson', '--clients', '12']);
+  assert.equal(r.code, 0, `exit ${r.code}\n${r.stdout}\n${r.stderr}`);
+  const results = await readResults(out);
+  assert.equal(results.valid, true);
+  assert.ok(results.ops.ok > 100, `too few successful operations: ${JSON.stringify(results.ops)}`);
+  assert.deepEqual(leftovers(r.stderr), []);
 });

@@ -10,6 +10,7 @@ import { freePorts } from '../../common/free-port.js';
 import { makeTempDir } from '../../common/temp-dir.js';
 import { EntryType, MessageType, newMessage, type Message } from '../core/types.js';
 import { PeerTransport, type ReceivedSnapshot, type TransportHandler } from './peer-transport.js';
+import { neverSent } from './raft-runtime.js';
 
 interface Probe {
   handler: TransportHandler;
@@ -149,4 +150,17 @@ test('a forwarded application request gets the peer handler answer', async (t) =
   const r = await ta.forward(2, { kind: 'lease-renew', payload: Buffer.from('x') }, 3000);
   assert.equal(Buffer.from(r.payload).toString(), 'echo:lease-renew');
   assert.equal(r.error, '');
+});
+
+test('a proposal to a peer that cannot be reached counts as never sent; an unanswered one does not', async (t) => {
+  const { ta } = await pair(t);
+  const err = await ta.propose(3, Buffer.from('x'), 2000).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  assert.ok(err, 'the dead peer answered');
+  assert.equal(neverSent(err), true, String(err));
+  // A deadline or a reset may come after the peer took the request: retrying could duplicate it.
+  assert.equal(neverSent({ code: 4, details: 'Deadline exceeded' }), false);
+  assert.equal(neverSent({ code: 14, details: 'Connection dropped' }), false);
 });
