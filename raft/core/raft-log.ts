@@ -49,23 +49,28 @@ export class RaftLog {
     return this.storage.term(i);
   }
 
-  /** The term at i, or 0 when unknown (compacted or beyond the end). */
-  zeroTermOnOutOfBounds(i: number): number {
+  /**
+   * The term at i, or undefined when it is not known (compacted, or beyond the end). Checks the
+   * bounds first: asking for an index past the end is routine on the append path and must not
+   * cost an exception.
+   */
+  maybeTerm(i: number): number | undefined {
+    if (i > this.lastIndex() || i < this.firstIndex() - 1) return undefined;
     try {
       return this.term(i);
     } catch (e) {
-      if (e instanceof CompactedError || e instanceof UnavailableError) return 0;
+      if (e instanceof CompactedError || e instanceof UnavailableError) return undefined;
       throw e;
     }
   }
 
+  /** The term at i, or 0 when unknown (compacted or beyond the end). */
+  zeroTermOnOutOfBounds(i: number): number {
+    return this.maybeTerm(i) ?? 0;
+  }
+
   matchTerm(i: number, t: number): boolean {
-    try {
-      return this.term(i) === t;
-    } catch (e) {
-      if (e instanceof CompactedError || e instanceof UnavailableError) return false;
-      throw e;
-    }
+    return this.maybeTerm(i) === t;
   }
 
   /**

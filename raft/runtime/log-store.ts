@@ -135,7 +135,9 @@ export class RaftLogStore {
           `raft log ${dir}: the hard state says entries up to ${hard.commit} are committed but the log ends at ${mem.lastIndex()} (acknowledged entries are missing); refusing to start`,
         );
       }
-      mem.setHardState(hard);
+      // The commit index is written lazily (not on every commit): it may be older than the
+      // snapshot point, below which everything is committed by definition.
+      mem.setHardState({ ...hard, commit: Math.max(hard.commit, mem.snapshot().metadata.index, compacted.index) });
     }
     return new RaftLogStore(db, dir, mem, identity, compacted);
   }

@@ -104,7 +104,6 @@ class PeerStream {
   private stream: grpc.ClientWritableStream<Uint8Array> | undefined;
   private queue: Message[] = [];
   private queuedBytes = 0;
-  private flushScheduled = false;
   private draining = false;
   private retryAt = 0;
   private backoffMs = 0;
@@ -127,13 +126,6 @@ class PeerStream {
     }
     this.queue.push(m);
     this.queuedBytes += bytes;
-    if (!this.flushScheduled) {
-      this.flushScheduled = true;
-      setImmediate(() => {
-        this.flushScheduled = false;
-        this.flush();
-      });
-    }
   }
 
   private dropped(m: Message): void {
@@ -245,6 +237,12 @@ class PeerLink {
   send(m: Message): void {
     if (m.type === MessageType.App) this.app.enqueue(m);
     else this.ctl.enqueue(m);
+  }
+
+  /** Writes what was queued (one batch per stream). */
+  flush(): void {
+    this.app.flush();
+    this.ctl.flush();
   }
 
   close(): void {
@@ -439,7 +437,13 @@ export class PeerTransport {
     }
   }
 
+  /**
+   * Sends messages; those to the same peer and stream go out as one batch, written now rather
+   * than on a later turn of the event loop (a busy loop would delay every hop).
+   */
   send(msgs: readonly Message[]): void {
+    if (msgs.length === 0) return;
+    const touched = new Set<PeerLink>();
     for (const m of msgs) {
       const link = this.peers.get(m.to);
       if (!link) {
@@ -448,8 +452,12 @@ export class PeerTransport {
         continue;
       }
       if (m.type === MessageType.Snap) void this.sendSnapshot(link, m);
-      else link.send(m);
+      else {
+        link.send(m);
+        touched.add(link);
+      }
     }
+    for (const link of touched) link.flush();
   }
 
   private async sendSnapshot(link: PeerLink, m: Message): Promise<void> {

@@ -138,7 +138,7 @@ export class RaftRuntime {
   /** Results of recently applied entries, for forwarded proposals answered after the apply. */
   private readonly recent = new Map<number, { term: number; result: unknown }>();
   private lead: NodeId = NONE;
-  private term = 0;
+  private seenTerm = 0;
   private leaderWaiters: { resolve: () => void; timer: NodeJS.Timeout }[] = [];
   private readSeq = 0;
   private readInFlight: ReadBatch | undefined;
@@ -411,9 +411,24 @@ export class RaftRuntime {
     const save: Parameters<RaftLogStore['save']>[0] = { entries: rd.entries, sync: rd.mustSync };
     if (rd.hardState) save.hardState = rd.hardState;
     if (rd.snapshot) save.snapshot = rd.snapshot.metadata;
+    // A Ready that only moves the commit index is not written: the commit index is not needed for
+    // safety (the leader tells it again after a restart), and writing it on every commit cost each
+    // member one database write per request. It goes to disk with the next entries or vote.
+    const commitOnly = !rd.snapshot && rd.entries.length === 0 && rd.hardState !== undefined && termVoteUnchanged;
     const t0 = performance.now();
-    await this.store.save(save);
-    this.opts.onLogWrite?.(performance.now() - t0, rd.mustSync);
+    const saved = commitOnly ? Promise.resolve() : this.store.save(save).then(() => this.opts.onLogWrite?.(performance.now() - t0, rd.mustSync));
+    // When this Ready only moves the commit index over entries that are already durable, apply
+    // them while the new commit index is written: losing that write loses nothing (the leader
+    // tells us the commit index again), and the write is off the latency path of every request.
+    const durableLast = this.store.memory.lastIndex();
+    const applyNow =
+      !rd.snapshot &&
+      rd.entries.length === 0 &&
+      rd.committedEntries.length > 0 &&
+      (rd.committedEntries[rd.committedEntries.length - 1] as Entry).index <= durableLast;
+    let applying: Promise<void> | undefined;
+    if (applyNow) applying = this.applyEntries(rd.committedEntries);
+    await saved;
     // 2. send
     this.transport.send(sendLater);
     // 3. apply
@@ -425,7 +440,8 @@ export class RaftRuntime {
       this.failWaitersUpTo(this.applied);
       this.log.info('installed snapshot', { index: this.applied, term: rd.snapshot.metadata.term });
     }
-    if (rd.committedEntries.length > 0) await this.applyEntries(rd.committedEntries);
+    if (applying) await applying;
+    else if (rd.committedEntries.length > 0) await this.applyEntries(rd.committedEntries);
     for (const rs of rd.readStates) this.onReadState(rs.requestCtx, rs.index);
     // 4. advance
     node.advance(rd);
@@ -504,10 +520,10 @@ export class RaftRuntime {
   }
 
   private onSoftState(lead: NodeId, term: number): void {
-    if (lead === this.lead && term === this.term) return;
+    if (lead === this.lead && term === this.seenTerm) return;
     const prev = this.lead;
     this.lead = lead;
-    this.term = term;
+    this.seenTerm = term;
     if (lead !== NONE) {
       for (const w of this.leaderWaiters) {
         clearTimeout(w.timer);
@@ -547,6 +563,16 @@ export class RaftRuntime {
   /** The current leader, or 0 while there is none. */
   leader(): NodeId {
     return this.node.raft.lead;
+  }
+
+  /** The current term (cheap: no status snapshot). */
+  term(): number {
+    return this.node.raft.term;
+  }
+
+  /** The commit index known here (cheap). */
+  commitIndex(): number {
+    return this.node.raft.raftLog.committed;
   }
 
   isLeader(): boolean {
