@@ -40,6 +40,10 @@ export interface WatchHubOptions {
   maxWatchersPerRound?: number;
 }
 
+/** Revisions (and events) one synced notification may carry (catch-up uses the same bound). */
+const MAX_REVISIONS_PER_NOTIFY = 1000;
+const MAX_EVENTS_PER_NOTIFY = 10_000;
+
 export const WatchErrors = {
   emptyRange: 'mvcc: watcher range is empty',
   duplicateId: 'mvcc: duplicate watch ID provided on the WatchStream',
@@ -177,78 +181,113 @@ export class WatchHub {
 
   // ---- synced delivery ----
 
-  /** Hands every revision not yet delivered to the synced watchers, in order. */
+  /**
+   * Hands every revision not yet delivered to the synced watchers, in order. Revisions applied
+   * together (one Raft batch) go to each watcher as one response: under load this divides the
+   * number of messages by the batch size. A response still never splits a revision.
+   */
   deliver(): void {
     this.deliverQueued = false;
     const cur = this.store.currentRev;
+    let batch: RevisionEvents[] = [];
+    let events = 0;
     while (this.deliveredRev < cur) {
       const rev = this.deliveredRev + 1;
       const entry = this.store.history.get(rev);
       if (entry === undefined) {
         // Not in memory any more (cannot happen while delivery runs right after apply);
         // everyone falls back to reading history.
+        this.notify(batch);
+        batch = [];
         for (const g of [...this.singleGroups.values(), ...this.rangeGroups.values()]) {
           for (const w of [...g.watchers]) this.toUnsynced(w, Math.max(w.minRev, rev));
         }
         this.deliveredRev = cur;
         break;
       }
-      this.notify(entry);
+      batch.push(entry);
+      events += entry.watch.length;
       this.deliveredRev = rev;
+      if (batch.length >= MAX_REVISIONS_PER_NOTIFY || events >= MAX_EVENTS_PER_NOTIFY) {
+        this.notify(batch);
+        batch = [];
+        events = 0;
+      }
     }
+    this.notify(batch);
   }
 
-  private notify(entry: RevisionEvents): void {
-    const events = entry.watch;
-    if (events.length === 0) return;
-    const hits = new Map<WatchGroup, number[]>();
-    const hit = (g: WatchGroup, i: number): void => {
-      const l = hits.get(g);
-      if (l === undefined) hits.set(g, [i]);
-      else l.push(i);
-    };
-    events.forEach((ev, i) => {
-      const k = ev.kv.key.toString('latin1');
-      const g = this.singleGroups.get(rangeSig(k, undefined));
-      if (g !== undefined) hit(g, i);
-      for (const rg of this.rangeGroups.values()) if (inRange(k, rg.key, rg.end)) hit(rg, i);
-    });
+  /** Sends the events of consecutive revisions to the synced watchers they concern. */
+  private notify(entries: readonly RevisionEvents[]): void {
+    if (entries.length === 0) return;
+    const first = (entries[0] as RevisionEvents).rev;
+    const last = (entries[entries.length - 1] as RevisionEvents).rev;
+    // Which events of which revision each group wants, in revision order.
+    const hits = new Map<WatchGroup, { entry: RevisionEvents; idxs: number[] }[]>();
+    for (const entry of entries) {
+      const events = entry.watch;
+      if (events.length === 0) continue;
+      const here = new Map<WatchGroup, number[]>();
+      const hit = (g: WatchGroup, i: number): void => {
+        const l = here.get(g);
+        if (l === undefined) here.set(g, [i]);
+        else l.push(i);
+      };
+      events.forEach((ev, i) => {
+        const k = ev.kv.key.toString('latin1');
+        const g = this.singleGroups.get(rangeSig(k, undefined));
+        if (g !== undefined) hit(g, i);
+        for (const rg of this.rangeGroups.values()) if (inRange(k, rg.key, rg.end)) hit(rg, i);
+      });
+      for (const [g, idxs] of here) {
+        const l = hits.get(g);
+        if (l === undefined) hits.set(g, [{ entry, idxs }]);
+        else l.push({ entry, idxs });
+      }
+    }
     if (hits.size === 0) return;
-    const prevAllowed = entry.rev - 1 >= this.store.compactRev; // etcd reads prevKv at rev - 1
-    for (const [g, idxs] of hits) {
-      const all = idxs.length === events.length;
-      let withPrev: readonly Event[] | undefined;
-      let noPrev: readonly Event[] | undefined;
+    for (const [g, parts] of hits) {
+      // One events array per watcher variant (prevKv, filters), shared by every watcher of it,
+      // so the gRPC layer encodes it once.
       const variants = new Map<number, readonly Event[]>();
       const variantOf = (w: Watcher): readonly Event[] => {
         const v = w.variant();
         let evs = variants.get(v);
         if (evs === undefined) {
-          let base: readonly Event[];
-          if (w.prevKv && prevAllowed) base = withPrev ??= all ? events : idxs.map((i) => events[i] as Event);
-          else {
-            const np = eventsWithoutPrev(entry);
-            base = noPrev ??= all ? np : idxs.map((i) => np[i] as Event);
+          const out: Event[] = [];
+          for (const { entry, idxs } of parts) {
+            const events = entry.watch;
+            const all = idxs.length === events.length;
+            const prevAllowed = entry.rev - 1 >= this.store.compactRev; // etcd reads prevKv at rev - 1
+            let base: readonly Event[];
+            if (w.prevKv && prevAllowed) base = all ? events : idxs.map((i) => events[i] as Event);
+            else {
+              const np = eventsWithoutPrev(entry);
+              base = all ? np : idxs.map((i) => np[i] as Event);
+            }
+            for (const e of filterEvents(base, w.noPut, w.noDelete)) out.push(e);
           }
-          evs = filterEvents(base, w.noPut, w.noDelete);
+          evs = out;
           variants.set(v, evs);
         }
         return evs;
       };
       for (const w of [...g.watchers]) {
-        if (w.minRev > entry.rev) continue; // starts in the future
-        const evs = variantOf(w);
+        if (w.minRev > last) continue; // starts in the future
+        let evs = variantOf(w);
+        // A watcher that starts inside this batch gets only its part (rare: not shared).
+        if (w.minRev > first) evs = evs.filter((e) => e.kv.modRevision >= w.minRev);
         if (evs.length === 0) continue; // everything filtered out: nothing to send
         if (w.stream.blocked) {
           this.slowStreamEvents++;
-          this.toUnsynced(w, entry.rev);
+          this.toUnsynced(w, Math.max(w.minRev, first));
           continue;
         }
-        const ok = w.stream.emit(this.eventResponse(w.id, entry.rev, evs));
-        w.minRev = entry.rev + 1;
+        const ok = w.stream.emit(this.eventResponse(w.id, last, evs));
+        w.minRev = last + 1;
         if (!ok) {
           this.slowStreamEvents++;
-          this.toUnsynced(w, entry.rev + 1);
+          this.toUnsynced(w, last + 1);
         }
       }
     }
