@@ -16,13 +16,14 @@ import { renderReport } from './report-md.js';
 import { renderChart } from './report-svg.js';
 import { SUITE_NAMES, isEventSuite, type BenchResult, type BenchResults, type TargetName } from './results.js';
 import { runBench } from './run-bench.js';
+import { apiWatchWrites } from './suite-plan.js';
 import { launchCommand } from './target-cluster.js';
 
-/** True when `keelson master` exists in the build the bench launches. */
+/** True when `keelson master` exists in the build the bench launches (and serves the Kubernetes API). */
 function keelsonMasterAvailable(): boolean {
   const { command, prefix } = launchCommand('keelson');
   const r = spawnSync(command, [...prefix, '--help'], { encoding: 'utf8', timeout: 20_000 });
-  return r.status === 0 && /--initial-cluster/.test(r.stdout);
+  return r.status === 0 && /--initial-cluster/.test(r.stdout) && /--api-listen-url/.test(r.stdout);
 }
 
 /** A small XML well-formedness check: balanced tags, quoted attributes, known entities only. */
@@ -113,7 +114,29 @@ test('a tiny run writes results.json, report.md and chart.svg with every suite a
       assert.ok(r.clientCpuPercent >= 0 && r.clientMaxWorkerCpuPercent <= r.clientCpuPercent + 1, what);
       assert.ok(r.clientMaxWorkerElu >= 0 && r.clientMaxWorkerElu <= 1, what);
       assert.ok(r.serverCpuPercent >= 0 && r.machineCpuPercent >= 0, what);
+      if (suite !== 'apiserver-watch') {
+        assert.equal(r.apiServerRssMb, undefined, what);
+        assert.equal(r.watchersLost, undefined, what);
+      }
     }
+    // apiserver-watch: every pod write reached every HTTP watcher once; the API server's memory was read.
+    const api = json.results.find((x) => x.suite === 'apiserver-watch' && x.target === target)!;
+    const what = `${target} apiserver-watch`;
+    const writes = apiWatchWrites(PROFILES.tiny);
+    assert.equal(api.clients, PROFILES.tiny.apiWatch.watchers, what);
+    assert.equal(api.extra.writes, writes, what);
+    assert.equal(api.extra.failedWrites, 0, what);
+    assert.ok(api.extra.writeP50Ms! > 0 && api.extra.writeP50Ms! <= api.extra.writeP99Ms!, what);
+    assert.equal(api.extra.eventsExpected, writes * PROFILES.tiny.apiWatch.watchers, what);
+    assert.equal(api.count, api.extra.eventsExpected, what);
+    assert.equal(api.watchersLost, 0, what);
+    assert.ok(typeof api.apiServerRssMb === 'number' && api.apiServerRssMb > 0, what);
+    assert.ok(api.extra.apiServerRssBaseMb! > 0 && api.extra.apiServerRssBaseMb! <= api.apiServerRssMb, what);
+    // "all processes" holds the API server's process and every member's.
+    assert.ok(api.extra.totalPeakRssMb! >= api.apiServerRssMb, what);
+    assert.equal(api.extra.apiInMemberProcess, target === 'keelson' ? 1 : 0, what);
+    assert.equal(api.extra.apiMemberIsLeader, 1, what);
+    assert.ok(api.extra.apiServerCpuPercent! >= 0 && api.extra.apiServerCpuPercent! <= api.serverCpuPercent + 1, what);
   }
   const cas = json.results.find((x) => x.suite === 'txn-cas')!;
   assert.equal((cas.extra.casSucceeded ?? 0) + (cas.extra.casFailed ?? 0) >= cas.count, true, 'every CAS txn is a success or a failure');
@@ -133,12 +156,19 @@ test('a tiny run writes results.json, report.md and chart.svg with every suite a
     }
   }
   assert.equal(tableRows(md, /^\| suite \| target \| clients \|/).length, suites.length * targets.length);
+  const apiRows = tableRows(md, /^\| target \| watchers \| writes\/s \(asked\) \|/);
+  assert.deepEqual(apiRows.map((r) => r[0]), targets);
+  for (const row of apiRows) {
+    assert.match(row[5]!, /^[\d.]+ \/ [\d.]+$/, `write latency of ${row[0]}`);
+    assert.match(row[6]!, /^[\d.]+ \([\d.]+\)$/, `API server RSS of ${row[0]}`);
+  }
 
   // chart.svg: well-formed, one latency curve per result.
   const svg = readFileSync(join(out.path, CHART_FILE), 'utf8');
   assertWellFormedXml(svg);
   assert.match(svg, /^<\?xml[^>]*>\s*<svg xmlns="http:\/\/www\.w3\.org\/2000\/svg"/);
   assert.equal((svg.match(/<polyline /g) ?? []).length, json.results.length);
+  assert.equal((svg.match(/API server RSS [\d.]+ MB/g) ?? []).length, targets.length);
 });
 
 function fakeResult(suite: BenchResult['suite'], target: TargetName, rate: number, p99Ms: number): BenchResult {
@@ -166,7 +196,8 @@ function fakeResult(suite: BenchResult['suite'], target: TargetName, rate: numbe
     serverCpuPercent: 80,
     machineCpuPercent: 140,
     latency: [0, 0.5, 0.9, 0.99, 0.999, 1].map((q, i) => ({ q, ms: (i + 1) * p99Ms / 4 })),
-    extra: {},
+    ...(suite === 'apiserver-watch' ? { apiServerRssMb: rate / 100, watchersLost: 0 } : {}),
+    extra: suite === 'apiserver-watch' ? { putsPerSec: 100, writesPerSecTarget: 100, apiServerRssBaseMb: 50, totalPeakRssMb: rate / 50, apiServerCpuPercent: 40 } : {},
   };
 }
 
@@ -176,7 +207,7 @@ test('report.md and chart.svg show keelson/etcd ratios, n/a where a target is mi
       cpus: 2, cpuModel: 'test <cpu> & co', memoryBytes: 2 ** 31, node: 'v20', platform: 'linux', arch: 'x64',
       kernel: '6', loadAvg1m: 0.5, etcdVersion: '3.4.23', keelsonVersion: '0.1.0',
     },
-    config: { targets: ['keelson', 'etcd'], members: 3, suites: ['put-seq', 'watch-fanout', 'txn-cas'], profile: 'quick', workers: 2 },
+    config: { targets: ['keelson', 'etcd'], members: 3, suites: ['put-seq', 'watch-fanout', 'txn-cas', 'apiserver-watch'], profile: 'quick', workers: 2 },
     startedAt: '2026-01-01T00:00:00.000Z',
     wallSeconds: 60,
     results: [
@@ -185,6 +216,8 @@ test('report.md and chart.svg show keelson/etcd ratios, n/a where a target is mi
       fakeResult('watch-fanout', 'keelson', 300_000, 10),
       fakeResult('watch-fanout', 'etcd', 100_000, 20),
       fakeResult('txn-cas', 'etcd', 2000, 30),
+      fakeResult('apiserver-watch', 'keelson', 20_000, 40),
+      fakeResult('apiserver-watch', 'etcd', 10_000, 20),
     ],
     failures: [{ target: 'keelson', suite: 'txn-cas', message: 'boom | with a pipe\nsecond line' }],
   };
@@ -196,14 +229,25 @@ test('report.md and chart.svg show keelson/etcd ratios, n/a where a target is mi
       ['put-seq', 'ops/s', '1,000', '500', '0.50x', '≥ 1.0 ✗', '2.00x'],
       ['watch-fanout', 'events/s', '100,000', '300,000', '3.00x', '≥ 1.5 ✓', '0.50x'],
       ['txn-cas', 'ops/s', '2,000', '—', 'n/a', '≥ 1.0', 'n/a'],
+      ['apiserver-watch', 'events/s', '10,000', '20,000', '2.00x', '', '2.00x'],
     ],
   );
+  const apiRows = tableRows(md, /^\| target \| watchers \| writes\/s \(asked\) \|/);
+  assert.deepEqual(
+    apiRows.map((r) => [r[0], r[3], r[6], r[7], r[8], r[10]]),
+    [
+      ['keelson', '20,000', '200 (50)', '150.0', '400', '0'],
+      ['etcd', '10,000', '100 (50)', '50.0', '200', '0'],
+    ],
+  );
+  assert.match(md, /keelson\/etcd: events\/s 2\.00x, p99 2\.00x, API server RSS 2\.00x, all processes RSS 2\.00x\./);
   assert.match(md, /- \*\*keelson\*\* txn-cas: boom \\\| with a pipe\n/);
   const svg = renderChart(res);
   assertWellFormedXml(svg);
   assert.match(svg, />0\.50x</);
   assert.match(svg, />3\.00x</);
   assert.match(svg, /n\/a \(not measured on both targets\)/);
+  assert.match(svg, />keelson API server RSS 200 MB</);
 });
 
 test('the latency histogram answers quantiles within 1% and merges exactly', () => {

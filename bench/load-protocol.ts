@@ -14,6 +14,21 @@ export interface ConnectionPlan {
   watchers: number[];
 }
 
+/** apiserver-watch: this worker's part (HTTP, not gRPC: the task's connections are empty). */
+export interface ApiWatchTask {
+  /** Base URL of the Kubernetes API server. */
+  url: string;
+  namespace: string;
+  /** Watch from here: the resourceVersion of the namespace's empty pod list. */
+  resourceVersion: string;
+  /** HTTP watchers in this worker (one connection each). */
+  watchers: number;
+  /** Writes in all; each watcher expects one event per write. */
+  totalWrites: number;
+  /** The writer, in one worker only. */
+  writer?: { writesPerSecond: number; pods: number; maxInFlight: number };
+}
+
 export interface SuiteTask {
   suite: SuiteName;
   /** Unique per suite run, so keys never collide with an earlier suite's. */
@@ -28,6 +43,7 @@ export interface SuiteTask {
   totalWatchers: number;
   /** Events per write (1: a put; more: a txn of that many puts of distinct keys). */
   eventsPerWrite: number;
+  apiWatch?: ApiWatchTask;
 }
 
 /** Closed-loop suites: load from startAt; ops completing in [measureStart, measureEnd] count. */

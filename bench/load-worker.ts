@@ -4,6 +4,7 @@
 // told to or when the coordinator goes away.
 
 import { invariant } from '../common/assert.js';
+import { ApiWatchLoad } from './api-watch-load.js';
 import { BenchConnection } from './bench-connection.js';
 import { CLOSED_LOOP_CLIENTS, type LoadClient } from './closed-loop-suites.js';
 import type { FromWorker, LoadTimes, SuiteTask, ToWorker, WorkerOutcome } from './load-protocol.js';
@@ -21,7 +22,7 @@ interface Current {
   meter: Meter;
   conns: BenchConnection[];
   clients: LoadClient[];
-  watch: WatchLoad | undefined;
+  watch: WatchLoad | ApiWatchLoad | undefined;
   closers: (() => Promise<void> | void)[];
 }
 
@@ -37,6 +38,12 @@ async function prepare(task: SuiteTask): Promise<void> {
   const conns = task.connections.map((p) => new BenchConnection(p.endpoint));
   const cur: Current = { task, meter, conns, clients: [], watch: undefined, closers: [] };
   current = cur;
+  if (task.suite === 'apiserver-watch') {
+    // HTTP to a Kubernetes API server: no gRPC connections.
+    cur.watch = new ApiWatchLoad(task, meter);
+    await cur.watch.prepare();
+    return;
+  }
   await Promise.all(conns.map((c) => c.connect()));
   if (isEventSuite(task.suite)) {
     cur.watch = new WatchLoad(task, conns, meter);

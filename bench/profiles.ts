@@ -19,6 +19,16 @@ export interface WatchSizes {
   batch: number;
 }
 
+/** apiserver-watch: HTTP watchers on the pods of one namespace while one writer writes pods. */
+export interface ApiWatchSizes {
+  watchers: number;
+  /** Pod writes per second (open loop: on schedule whatever the answers), for durationMs. */
+  writesPerSecond: number;
+  durationMs: number;
+  /** Distinct pods: the first `pods` writes create them, the rest update them round-robin. */
+  pods: number;
+}
+
 export interface Profile {
   name: 'full' | 'quick' | 'tiny';
   /** Closed-loop suites: load without measuring, then measure for durationMs. */
@@ -33,7 +43,8 @@ export interface Profile {
   valueBytes: number;
   fanout: WatchSizes;
   many: WatchSizes;
-  /** A watch suite that has not delivered every event by then reports what it got, with an error. */
+  apiWatch: ApiWatchSizes;
+  /** A watch suite that has not delivered every event by then (apiserver-watch: that long after its writes) reports what it got, with an error. */
   watchTimeoutMs: number;
 }
 
@@ -48,6 +59,7 @@ export const PROFILES: Readonly<Record<Profile['name'], Profile>> = {
     valueBytes: 256,
     fanout: { watchers: 1000, connections: 20, events: 5000, writers: 50, batch: 1 },
     many: { watchers: 10_000, connections: 20, events: 200_000, writers: 50, batch: 50 },
+    apiWatch: { watchers: 500, writesPerSecond: 200, durationMs: 15_000, pods: 100 },
     watchTimeoutMs: 120_000,
   },
   quick: {
@@ -60,6 +72,7 @@ export const PROFILES: Readonly<Record<Profile['name'], Profile>> = {
     valueBytes: 256,
     fanout: { watchers: 200, connections: 8, events: 4000, writers: 50, batch: 1 },
     many: { watchers: 2000, connections: 10, events: 60_000, writers: 30, batch: 50 },
+    apiWatch: { watchers: 200, writesPerSecond: 100, durationMs: 8000, pods: 50 },
     watchTimeoutMs: 30_000,
   },
   tiny: {
@@ -72,6 +85,7 @@ export const PROFILES: Readonly<Record<Profile['name'], Profile>> = {
     valueBytes: 256,
     fanout: { watchers: 6, connections: 2, events: 30, writers: 2, batch: 1 },
     many: { watchers: 20, connections: 2, events: 40, writers: 2, batch: 4 },
+    apiWatch: { watchers: 4, writesPerSecond: 50, durationMs: 500, pods: 5 },
     watchTimeoutMs: 20_000,
   },
 };

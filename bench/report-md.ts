@@ -48,6 +48,14 @@ export function detailNote(r: BenchResult): string {
     const all = ok + (x.casFailed ?? 0);
     return all > 0 ? `CAS succeeded ${Math.round((ok * 100) / all)}%` : '';
   }
+  if (r.suite === 'apiserver-watch') {
+    const rate = x.putsPerSec !== undefined ? ` at ${num(x.putsPerSec)}/s (asked ${num(x.writesPerSecTarget ?? 0)}/s)` : '';
+    const failed = (x.failedWrites ?? 0) > 0 ? `, ${x.failedWrites} failed` : '';
+    return (
+      `1 writer: ${x.pods ?? '?'} pod creates then updates, ${x.writes ?? 0} writes${rate}${failed}, answered in p50 / p99 ${x.writeP50Ms ?? '?'} / ${x.writeP99Ms ?? '?'} ms; ${r.count} of ${x.eventsExpected ?? '?'} events delivered; ` +
+      `API server RSS ${r.apiServerRssMb ?? '?'} MB peak (${x.apiServerRssBaseMb ?? '?'} MB before), CPU ${x.apiServerCpuPercent ?? '?'}%; ${r.watchersLost ?? 0} watchers lost`
+    );
+  }
   if (r.eventsPerSec !== undefined) {
     const batch = (x.eventsPerWrite ?? 1) > 1 ? ` in txns of ${x.eventsPerWrite}` : '';
     const rate = x.putsPerSec !== undefined ? `, written at ${num(x.putsPerSec)}/s` : '';
@@ -68,6 +76,52 @@ export function saturationNote(r: BenchResult, cpus: number): string {
   }
   if (r.errors > 0) notes.push(`${r.errors} errors: ${r.errorSamples.join('; ')}`);
   return notes.join('; ');
+}
+
+function growth(r: BenchResult): string {
+  const base = r.extra.apiServerRssBaseMb;
+  return r.apiServerRssMb === undefined || base === undefined ? '?' : (Math.round((r.apiServerRssMb - base) * 10) / 10).toFixed(1);
+}
+
+/** apiserver-watch: the Kubernetes API server of each target, with its memory. */
+function apiServerSection(res: BenchResults): string[] {
+  const rows = res.results.filter((r) => r.suite === 'apiserver-watch');
+  if (rows.length === 0) return [];
+  const lines: string[] = [];
+  lines.push('');
+  lines.push('## Kubernetes API server (apiserver-watch)');
+  lines.push('');
+  lines.push(
+    'HTTP watchers on the pods of one namespace while one writer creates, then updates, pods at a fixed rate; ' +
+      'p50 / p99 from a write\'s send to its event at a watcher, write p50 / p99 from its send to the API server\'s answer. ' +
+      "keelson: the API served by master m0 from its own store, so its RSS is the master's, store included; " +
+      'etcd: the same API server code in a process of its own on a RemoteKV to the members (m0 first). ' +
+      'The suite runs first on each fresh cluster; "before" is the RSS before the watchers connect, "growth" peak minus before; ' +
+      '"all" = the peak of every process serving the API and the store together (members, plus etcd\'s API server process).',
+  );
+  lines.push('');
+  lines.push('| target | watchers | writes/s (asked) | events/s | p50 / p99 ms | write p50 / p99 ms | API server RSS MB peak (before) | growth MB | all processes RSS MB | API server CPU | watchers lost |');
+  lines.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+  for (const r of rows) {
+    const x = r.extra;
+    lines.push(
+      `| ${r.target} | ${r.clients} | ${num(x.putsPerSec ?? 0)} (${num(x.writesPerSecTarget ?? 0)}) | ${num(throughput(r))} | ${latencyCell(r)} | ` +
+        `${x.writeP50Ms === undefined ? '?' : `${ms(x.writeP50Ms)} / ${ms(x.writeP99Ms ?? 0)}`} | ` +
+        `${r.apiServerRssMb ?? '?'} (${x.apiServerRssBaseMb ?? '?'}) | ${growth(r)} | ${x.totalPeakRssMb ?? '?'} | ${x.apiServerCpuPercent ?? '?'}% | ${r.watchersLost ?? '?'} |`,
+    );
+  }
+  const k = rows.find((r) => r.target === 'keelson');
+  const e = rows.find((r) => r.target === 'etcd');
+  if (k && e && k.apiServerRssMb !== undefined && e.apiServerRssMb !== undefined && e.apiServerRssMb > 0) {
+    const p99 = e.p99Ms > 0 ? fmtRatio(k.p99Ms / e.p99Ms) : 'n/a';
+    const all = (e.extra.totalPeakRssMb ?? 0) > 0 ? fmtRatio((k.extra.totalPeakRssMb ?? 0) / e.extra.totalPeakRssMb!) : 'n/a';
+    lines.push('');
+    lines.push(
+      `keelson/etcd: events/s ${fmtRatio(ratioFor(res.results, 'apiserver-watch'))}, p99 ${p99}, API server RSS ${fmtRatio(k.apiServerRssMb / e.apiServerRssMb)}, all processes RSS ${all}. ` +
+        'At a fixed write rate a target that keeps up delivers watchers × rate events/s, so events/s near 1.00x says both kept up; latency and memory tell them apart.',
+    );
+  }
+  return lines;
 }
 
 export function renderReport(res: BenchResults): string {
@@ -100,6 +154,7 @@ export function renderReport(res: BenchResults): string {
       `| ${s} | ${unit} | ${cell(e)} | ${cell(k)} | ${fmtRatio(ratio)} | ${goalCell} | ${latencyCell(e)} | ${latencyCell(k)} | ${p99Ratio} |`,
     );
   }
+  lines.push(...apiServerSection(res));
   lines.push('');
   lines.push(`![ratios and latency distributions](${CHART_FILE})`);
   lines.push('');

@@ -108,6 +108,11 @@ function panel(results: BenchResult[], suite: SuiteName, px: number, py: number,
     const pts = s.points.map((p) => `${f(x(p.x))},${f(y(p.ms))}`).join(' ');
     out.push(`<polyline points="${pts}" fill="none" stroke="${COLORS[s.target]}" stroke-width="2"/>`);
   }
+  // apiserver-watch: the API server's peak memory next to its latency.
+  results.forEach((res, i) => {
+    if (res.apiServerRssMb === undefined) return;
+    out.push(text(l + 4, t + 11 + i * 11, `${res.target} API server RSS ${res.apiServerRssMb} MB`, `font-size="9" fill="${COLORS[res.target]}"`));
+  });
   return out;
 }
 

@@ -10,6 +10,7 @@ export const SUITE_NAMES = [
   'watch-fanout',
   'watch-many',
   'lease-keepalive',
+  'apiserver-watch',
 ] as const;
 export type SuiteName = (typeof SUITE_NAMES)[number];
 
@@ -26,7 +27,7 @@ export function isTargetName(s: string): s is TargetName {
 
 /** Watch suites report delivered events per second, the others completed operations per second. */
 export function isEventSuite(s: SuiteName): boolean {
-  return s === 'watch-fanout' || s === 'watch-many';
+  return s === 'watch-fanout' || s === 'watch-many' || s === 'apiserver-watch';
 }
 
 export interface MachineInfo {
@@ -83,6 +84,10 @@ export interface BenchResult {
   /** CPU of the whole machine (all processes, all cores) in % of one core: minus client and server = other load. */
   machineCpuPercent: number;
   latency: LatencyPoint[];
+  /** apiserver-watch: peak RSS (MiB) of the process serving the Kubernetes API (for keelson the master, store included). */
+  apiServerRssMb?: number;
+  /** apiserver-watch: HTTP watches that ended before the suite did (cut off by the server, or failed). */
+  watchersLost?: number;
   /** Suite-specific numbers (writers, watchers, CAS successes, events expected, ...). */
   extra: Record<string, number>;
 }

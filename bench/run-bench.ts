@@ -6,6 +6,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
+import { preparePodNamespace } from '../apiserver/watch-benchmark.js';
 import { RemoteKV } from '../store/kv-remote.js';
 import { casKey, rangeKey } from './closed-loop-suites.js';
 import { LatencyHistogram } from './histogram.js';
@@ -13,6 +14,7 @@ import type { LoadTimes, WorkerOutcome } from './load-protocol.js';
 import { machineInfo } from './machine.js';
 import { nowNs } from './meter.js';
 import { machineBusyCpuMs, processesCpuMs } from './process-cpu.js';
+import { MIB, PeakRssSampler, rssBytes } from './process-memory.js';
 import type { Profile } from './profiles.js';
 import { silentProgress, type Progress } from './progress.js';
 import { CHART_FILE, REPORT_FILE, RESULTS_FILE } from './report-files.js';
@@ -26,8 +28,8 @@ import {
   type SuiteName,
   type TargetName,
 } from './results.js';
-import { planSuite, type SuitePlan } from './suite-plan.js';
-import { startTarget, type RunningTarget } from './target-cluster.js';
+import { planSuite, type ApiWatchTarget, type SuitePlan } from './suite-plan.js';
+import { startTarget, type RunningTarget, type TargetApiServer } from './target-cluster.js';
 import { MAX_WORKERS, WorkerPool } from './worker-pool.js';
 
 export interface BenchOptions {
@@ -81,10 +83,25 @@ async function setupKeys(target: RunningTarget, plan: SuitePlan, profile: Profil
 }
 
 interface CpuSample {
-  /** CPU ms of the target's members, of the whole machine, and when (hrtime ns). */
+  /** CPU ms of the target's server processes, of the Kubernetes API server's process, of the whole machine, and when (hrtime ns). */
   server: number;
+  api: number;
   machine: number;
   ns: number;
+}
+
+/** apiserver-watch: the API server measured, and its memory around the run. */
+interface ApiMeasure {
+  api: TargetApiServer;
+  /** Its RSS (bytes) before the watchers connected. */
+  baseRss: number;
+  /** Peaks: [API server process, then each member process that is not it]. */
+  peaks: number[];
+  peakSum: number;
+}
+
+function roundMb(bytes: number): number {
+  return Math.round((bytes / MIB) * 10) / 10;
 }
 
 function aggregate(
@@ -95,6 +112,7 @@ function aggregate(
   outcomes: WorkerOutcome[],
   cpuStart: CpuSample,
   cpuEnd: CpuSample,
+  apiMeasure?: ApiMeasure,
 ): BenchResult {
   const windowMs = (cpuEnd.ns - cpuStart.ns) / 1e6;
   const pctOfWindow = (cpuMs: number) => (windowMs > 0 ? Math.round((cpuMs * 100) / windowMs) : 0);
@@ -136,6 +154,22 @@ function aggregate(
     return { eventsPerSec: durationMs > 0 ? count / (durationMs / 1000) : 0 };
   })();
   const ms = (us: number) => Math.round(us) / 1000;
+  const apiFields: Pick<BenchResult, 'apiServerRssMb' | 'watchersLost'> = {};
+  if (apiMeasure) {
+    const { api } = apiMeasure;
+    const a = profile.apiWatch;
+    apiFields.apiServerRssMb = roundMb(apiMeasure.peaks[0]!);
+    apiFields.watchersLost = extra.watchersLost ?? 0;
+    delete extra.watchersLost;
+    extra.writesPerSecTarget = a.writesPerSecond;
+    extra.pods = a.pods;
+    extra.apiServerRssBaseMb = roundMb(apiMeasure.baseRss);
+    extra.apiServerCpuPercent = pctOfWindow(cpuEnd.api - cpuStart.api);
+    // Everything the API needed, store included: keelson's masters; etcd's members plus its API server.
+    extra.totalPeakRssMb = roundMb(apiMeasure.peakSum);
+    extra.apiInMemberProcess = api.inMemberProcess ? 1 : 0;
+    extra.apiMemberIsLeader = target.members.find((m) => m.name === api.member)?.endpoint === target.leaderEndpoint ? 1 : 0;
+  }
   return {
     suite: plan.suite,
     target: target.target,
@@ -159,8 +193,17 @@ function aggregate(
     serverCpuPercent: pctOfWindow(cpuEnd.server - cpuStart.server),
     machineCpuPercent: pctOfWindow(cpuEnd.machine - cpuStart.machine),
     latency: QUANTILES.map((q) => ({ q, ms: ms(hist.quantileUs(q)) })),
+    ...apiFields,
     extra,
   };
+}
+
+/** apiserver-watch: the target's API server and a fresh namespace on it to watch. */
+async function prepareApiWatch(target: RunningTarget, runTag: string): Promise<{ api: TargetApiServer; at: ApiWatchTarget }> {
+  const api = await target.kubernetesApi();
+  const namespace = `bench-${runTag}`;
+  const resourceVersion = await preparePodNamespace(api.url, namespace);
+  return { api, at: { url: api.url, namespace, resourceVersion } };
 }
 
 async function runSuite(
@@ -172,22 +215,32 @@ async function runSuite(
   label: string,
 ): Promise<BenchResult> {
   const runTag = Date.now().toString(36);
-  const plan = planSuite(suite, profile, target.endpoints, target.leaderEndpoint, pool.size, runTag);
-  const pids = target.members.map((m) => m.pid);
-  await setupKeys(target, plan, profile);
+  const apiWatch = suite === 'apiserver-watch' ? await prepareApiWatch(target, runTag) : undefined;
+  const plan = planSuite(suite, profile, target.endpoints, target.leaderEndpoint, pool.size, runTag, apiWatch?.at);
+  const api = apiWatch?.api;
+  const memberPids = target.members.map((m) => m.pid);
+  // Server CPU: the members, and the API server's process when it is not one of them.
+  const pids = api && !memberPids.includes(api.pid) ? [...memberPids, api.pid] : memberPids;
+  const rss = api ? new PeakRssSampler([api.pid, ...memberPids.filter((p) => p !== api.pid)]) : undefined;
+  const baseRss = api ? rssBytes(api.pid) : 0;
+  if (!api) await setupKeys(target, plan, profile);
   progress.status(`${label} ${suite}: preparing ${plan.clients} ${isEventSuite(suite) ? 'watchers' : 'clients'} on ${plan.connections} connections`);
   try {
+    rss?.start();
     await pool.prepare(plan.tasks);
     const startAt = nowNs() + START_DELAY_MS * 1e6;
     const event = isEventSuite(suite);
     const measureStart = event ? startAt : startAt + profile.warmupMs * 1e6;
-    const measureEnd = event ? startAt + profile.watchTimeoutMs * 1e6 : measureStart + profile.durationMs * 1e6;
+    // apiserver-watch writes for its duration first; other watch suites write as fast as they can.
+    const eventEnd = startAt + ((api ? profile.apiWatch.durationMs : 0) + profile.watchTimeoutMs) * 1e6;
+    const measureEnd = event ? eventEnd : measureStart + profile.durationMs * 1e6;
     const times: LoadTimes = { startAt, measureStart, measureEnd, giveUpAt: event ? measureEnd : measureEnd + GIVE_UP_AFTER_MS * 1e6 };
 
     // Server and machine CPU over the same window the workers measure.
-    let atStart: CpuSample = { server: 0, machine: 0, ns: 0 };
+    let atStart: CpuSample = { server: 0, api: 0, machine: 0, ns: 0 };
     let atEnd: CpuSample | undefined;
-    const sample = (): CpuSample => ({ server: processesCpuMs(pids), machine: machineBusyCpuMs(), ns: nowNs() });
+    const apiPids = api ? [api.pid] : [];
+    const sample = (): CpuSample => ({ server: processesCpuMs(pids), api: processesCpuMs(apiPids), machine: machineBusyCpuMs(), ns: nowNs() });
     const startTimer = setTimeout(() => (atStart = sample()), (measureStart - nowNs()) / 1e6);
     const endTimer = event ? undefined : setTimeout(() => (atEnd = sample()), (measureEnd - nowNs()) / 1e6);
     const unit = event ? 'events' : 'ops';
@@ -214,8 +267,11 @@ async function runSuite(
       if (endTimer) clearTimeout(endTimer);
     }
     atEnd ??= sample();
-    return aggregate(plan, target, profile, pool.size, outcomes, atStart, atEnd);
+    const mem = rss?.stop();
+    const apiMeasure = api && mem ? { api, baseRss, peaks: mem.peaks, peakSum: mem.peakSum } : undefined;
+    return aggregate(plan, target, profile, pool.size, outcomes, atStart, atEnd, apiMeasure);
   } finally {
+    rss?.stop();
     const problems = await pool.close();
     for (const p of problems) progress.note(`${label} ${suite}: closing: ${p}`);
   }
@@ -224,7 +280,17 @@ async function runSuite(
 function summaryLine(r: BenchResult): string {
   const rate = r.eventsPerSec !== undefined ? `${fmtRate(r.eventsPerSec)} events/s` : `${fmtRate(r.opsPerSec ?? 0)} ops/s`;
   const errs = r.errors > 0 ? `, ${r.errors} errors (${r.errorSamples[0]})` : '';
-  return `${rate}, p50 ${r.p50Ms} ms, p99 ${r.p99Ms} ms, CPU: client ${r.clientCpuPercent}% (busiest worker ${r.clientMaxWorkerCpuPercent}%), server ${r.serverCpuPercent}%, machine ${r.machineCpuPercent}%${errs}`;
+  const mem = r.apiServerRssMb !== undefined ? `, API server RSS ${r.apiServerRssMb} MB, ${r.watchersLost ?? 0} watchers lost` : '';
+  return `${rate}${mem}, p50 ${r.p50Ms} ms, p99 ${r.p99Ms} ms, CPU: client ${r.clientCpuPercent}% (busiest worker ${r.clientMaxWorkerCpuPercent}%), server ${r.serverCpuPercent}%, machine ${r.machineCpuPercent}%${errs}`;
+}
+
+/**
+ * apiserver-watch runs first on each fresh cluster: keelson's API server is a master, whose
+ * memory otherwise holds everything the earlier suites stored, and the RSS it reports would be
+ * mostly theirs. The others run in the order given.
+ */
+export function runOrder(suites: readonly SuiteName[]): SuiteName[] {
+  return [...suites.filter((s) => s === 'apiserver-watch'), ...suites.filter((s) => s !== 'apiserver-watch')];
 }
 
 export async function runBench(opts: BenchOptions): Promise<BenchResults> {
@@ -242,7 +308,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchResults> {
       progress.status(`${label} starting ${opts.members} member${opts.members > 1 ? 's' : ''}`);
       let target: RunningTarget;
       try {
-        target = await startTarget(targetName, opts.members);
+        target = await startTarget(targetName, opts.members, { kubernetesApi: opts.suites.includes('apiserver-watch') });
       } catch (err) {
         const message = (err as Error).message;
         failures.push({ target: targetName, message });
@@ -251,7 +317,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchResults> {
       }
       progress.note(`${label} started (leader ${target.leaderEndpoint}, data in ${target.dir})`);
       try {
-        for (const suite of opts.suites) {
+        for (const suite of runOrder(opts.suites)) {
           try {
             const r = await runSuite(suite, target, pool, opts.profile, progress, label);
             results.push(r);

@@ -6,6 +6,8 @@
 //   depends only on which member happened to win the election).
 // - Everything else spreads connections round-robin over the members, as etcd's `benchmark`
 //   tool does, and connections round-robin over the worker processes.
+// - apiserver-watch talks HTTP to one Kubernetes API server: its watchers are spread evenly over
+//   the workers, and the last worker also runs the (single, fixed-rate) pod writer.
 
 import { invariant } from '../common/assert.js';
 import type { ConnectionPlan, SuiteTask } from './load-protocol.js';
@@ -29,6 +31,43 @@ function spread(count: number, connections: number): number[][] {
   return out;
 }
 
+/** Writes of apiserver-watch in flight at most (the writer's HTTP connections). */
+export const API_WRITER_MAX_IN_FLIGHT = 64;
+
+/** The Kubernetes API server apiserver-watch loads, and the namespace prepared on it. */
+export interface ApiWatchTarget {
+  url: string;
+  namespace: string;
+  /** The resourceVersion of the namespace's empty pod list. */
+  resourceVersion: string;
+}
+
+export function apiWatchWrites(profile: Profile): number {
+  return Math.ceil((profile.apiWatch.durationMs / 1000) * profile.apiWatch.writesPerSecond);
+}
+
+function planApiWatch(base: Omit<SuiteTask, 'connections'>, profile: Profile, workers: number, api: ApiWatchTarget): SuitePlan {
+  const a = profile.apiWatch;
+  const totalWrites = apiWatchWrites(profile);
+  invariant(a.watchers >= 1 && a.pods >= 1 && totalWrites >= a.pods, () => `apiserver-watch: bad sizes ${JSON.stringify(a)}`);
+  const perWorker = spread(a.watchers, workers).map((ids) => ids.length);
+  const tasks: SuiteTask[] = perWorker.map((watchers, i) => ({
+    ...base,
+    totalEvents: totalWrites * a.watchers,
+    totalWriters: 1,
+    totalWatchers: a.watchers,
+    connections: [],
+    apiWatch: {
+      ...api,
+      watchers,
+      totalWrites,
+      ...(i === workers - 1 ? { writer: { writesPerSecond: a.writesPerSecond, pods: a.pods, maxInFlight: API_WRITER_MAX_IN_FLIGHT } } : {}),
+    },
+  }));
+  // connections: the watchers' own (one HTTP connection each); the writer's pool is not counted.
+  return { suite: 'apiserver-watch', clients: a.watchers, writers: 1, connections: a.watchers, tasks };
+}
+
 export function planSuite(
   suite: SuiteName,
   profile: Profile,
@@ -36,6 +75,7 @@ export function planSuite(
   leaderEndpoint: string,
   workers: number,
   runTag: string,
+  api?: ApiWatchTarget,
 ): SuitePlan {
   const base = {
     suite,
@@ -47,6 +87,10 @@ export function planSuite(
     totalWatchers: 0,
     eventsPerWrite: 1,
   };
+  if (suite === 'apiserver-watch') {
+    invariant(api !== undefined, 'apiserver-watch needs an API server');
+    return planApiWatch(base, profile, workers, api);
+  }
   let conns: ConnectionPlan[];
   let clients: number;
   let writers = 0;

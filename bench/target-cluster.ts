@@ -3,10 +3,17 @@
 // line in front of them (`/usr/bin/etcd` or `node <package root>/bin/keelson.js master`), so the
 // two are started, waited for and measured in exactly the same way. A member is ready when
 // Maintenance.Status answers and names a leader that every member agrees on.
+//
+// A target can also serve the Kubernetes API (the apiserver-watch suite), placed the same way on
+// both: next to member m0, which is made the leader once the cluster is ready. keelson: m0 is
+// started with --api-listen-url and serves it from its own store. etcd: the same ApiServer code
+// runs in a process of its own (api-server-process.ts) on a RemoteKV whose first endpoint is m0.
+// Only one API server per target, so neither carries the extra watch caches of a second one.
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { freePorts } from '../common/free-port.js';
 import { packageRoot } from '../common/package-root.js';
 import { makeTempDir, type TempDir } from '../common/temp-dir.js';
@@ -45,6 +52,22 @@ export interface TargetMember {
   readonly pid: number;
 }
 
+export interface TargetApiServer {
+  /** "http://127.0.0.1:port" */
+  readonly url: string;
+  /** The process serving it (its memory and CPU are the API server's). */
+  readonly pid: number;
+  /** The member it sits next to (m0). */
+  readonly member: string;
+  /** True when that process is also a store member (keelson): its memory includes the store's. */
+  readonly inMemberProcess: boolean;
+}
+
+export interface TargetOptions {
+  /** Serve the Kubernetes API next to m0 (see the file comment). */
+  kubernetesApi?: boolean;
+}
+
 export interface RunningTarget {
   readonly target: TargetName;
   readonly members: readonly TargetMember[];
@@ -52,9 +75,17 @@ export interface RunningTarget {
   /** The endpoint of the member that was leader when the cluster became ready. */
   readonly leaderEndpoint: string;
   readonly dir: string;
-  /** Kills every member and removes the folder. Idempotent. */
+  /** The target's Kubernetes API server, ready to serve (started on first call for etcd). Needs TargetOptions.kubernetesApi. */
+  kubernetesApi(): Promise<TargetApiServer>;
+  /** Kills every member (and the API server) and removes the folder. Idempotent. */
   stop(): Promise<void>;
 }
+
+/** Compiled beside this file (dist/bench/). */
+const API_SERVER_SCRIPT = fileURLToPath(new URL('./api-server-process.js', import.meta.url));
+const API_READY_TIMEOUT_MS = 60_000;
+/** Bound on what is read from the API server process's stdout while waiting for its URL line. */
+const MAX_URL_LINE_CHARS = 4096;
 
 class StartFailure extends Error {
   override name = 'TargetStartError';
@@ -146,9 +177,110 @@ async function waitReady(procs: Proc[], deadline: number): Promise<string> {
   }
 }
 
-async function startOnce(target: TargetName, members: 1 | 3, dir: TempDir): Promise<RunningTarget> {
+/**
+ * Hands leadership to m0 (Maintenance.MoveLeader, on both targets) and waits until every member
+ * agrees: the API server then sits on the leader, and a write's path does not depend on which
+ * member happened to win the election (a follower would forward every write).
+ */
+async function moveLeaderTo(procs: Proc[], leaderEndpoint: string, deadline: number): Promise<string> {
+  const m0 = procs[0]!;
+  const toM0 = new RemoteKV({ endpoints: [m0.endpoint], timeoutMs: 5000, retryReads: false, keepAliveMs: 0 });
+  const toLeader = new RemoteKV({ endpoints: [leaderEndpoint], timeoutMs: 5000, retryReads: false, keepAliveMs: 0 });
+  try {
+    const id = (await toM0.status()).header.memberId;
+    await toLeader.moveLeader(id);
+    for (;;) {
+      const now = await waitReady(procs, deadline);
+      if (now === m0.endpoint) return now;
+      if (Date.now() > deadline) throw new Error(`leadership did not move to ${m0.name} (leader: ${now})`);
+      await sleep(POLL_MS);
+    }
+  } finally {
+    await Promise.all([toM0.close(), toLeader.close()]);
+  }
+}
+
+/** GET /readyz answers 200 (the API server reads its store); fails when `alive` says the process is gone. */
+async function waitApiReady(url: string, alive: () => string | undefined, deadline: number): Promise<void> {
+  let last = '';
+  for (;;) {
+    const gone = alive();
+    if (gone !== undefined) throw new Error(`API server ${url}: process ${gone}`);
+    try {
+      const res = await fetch(`${url}/readyz`, { signal: AbortSignal.timeout(2000) });
+      last = `${res.status} ${(await res.text()).trim().slice(0, 200)}`;
+      if (res.status === 200) return;
+    } catch (err) {
+      last = (err as Error).message;
+    }
+    if (Date.now() > deadline) throw new Error(`API server ${url} not ready after ${API_READY_TIMEOUT_MS} ms (last: ${last})`);
+    await sleep(POLL_MS);
+  }
+}
+
+/** etcd's API server: api-server-process.js on a RemoteKV to the members, m0 first. */
+async function startApiProcess(dir: TempDir, endpoints: readonly string[], env: NodeJS.ProcessEnv): Promise<Proc> {
+  const logFile = join(dir.path, 'apiserver.log');
+  const fd = openSync(logFile, 'a');
+  let child: ChildProcess;
+  try {
+    // Not forked with the coordinator's execArgv (--test, --cpu-prof): the IPC channel only
+    // makes it stop when the coordinator goes away.
+    child = spawn(process.execPath, [API_SERVER_SCRIPT, `--endpoints=${endpoints.join(',')}`, '--listen=http://127.0.0.1:0'], {
+      stdio: ['ignore', 'pipe', fd, 'ipc'],
+      env,
+    });
+  } finally {
+    closeSync(fd);
+  }
+  track(child);
+  const p: Proc = { name: 'apiserver', endpoint: '', logFile, child, exited: Promise.resolve(''), exitReason: undefined };
+  p.exited = new Promise<string>((resolve) => {
+    child.once('exit', (code, signal) => {
+      p.exitReason = signal ? `was killed by ${signal}` : `exited with code ${code}`;
+      resolve(p.exitReason);
+    });
+    child.once('error', (err) => {
+      p.exitReason = `failed to start: ${err.message}`;
+      resolve(p.exitReason);
+    });
+  });
+  try {
+    p.endpoint = await new Promise<string>((resolve, reject) => {
+      let out = '';
+      const timer = setTimeout(() => reject(new Error(`no URL after ${API_READY_TIMEOUT_MS} ms`)), API_READY_TIMEOUT_MS);
+      const fail = (why: string) => {
+        clearTimeout(timer);
+        reject(new Error(why));
+      };
+      child.stdout!.setEncoding('utf8');
+      child.stdout!.on('data', (c: string) => {
+        out += c;
+        const nl = out.indexOf('\n');
+        if (nl >= 0) {
+          clearTimeout(timer);
+          try {
+            resolve(String((JSON.parse(out.slice(0, nl)) as { url: unknown }).url));
+          } catch {
+            reject(new Error(`unexpected output: ${out.slice(0, 200)}`));
+          }
+        } else if (out.length > MAX_URL_LINE_CHARS) fail(`unexpected output: ${out.slice(0, 200)}`);
+      });
+      void p.exited.then((why) => fail(why));
+    });
+    child.stdout!.resume(); // nothing more is expected; never let the pipe fill
+    return p;
+  } catch (err) {
+    await killAll([p]);
+    throw new Error(`etcd: API server process: ${(err as Error).message}\n--- apiserver.log\n${tail(logFile)}`);
+  }
+}
+
+async function startOnce(target: TargetName, members: 1 | 3, dir: TempDir, opts: TargetOptions): Promise<RunningTarget> {
   const { command, prefix } = launchCommand(target);
-  const ports = await freePorts(2 * members);
+  const withApi = opts.kubernetesApi === true;
+  const ports = await freePorts(2 * members + (withApi ? 1 : 0));
+  const apiUrl = `http://${HOST}:${ports[2 * members]}`;
   const names = Array.from({ length: members }, (_, i) => `m${i}`);
   const clientUrl = (i: number) => `http://${HOST}:${ports[2 * i]}`;
   const peerUrl = (i: number) => `http://${HOST}:${ports[2 * i + 1]}`;
@@ -172,6 +304,7 @@ async function startOnce(target: TargetName, members: 1 | 3, dir: TempDir): Prom
       `--initial-cluster=${initialCluster}`,
       '--initial-cluster-state=new',
       `--initial-cluster-token=${token}`,
+      ...(withApi && target === 'keelson' && i === 0 ? [`--api-listen-url=${apiUrl}`] : []),
     ];
     const logFile = join(dir.path, `${name}.log`);
     const fd = openSync(logFile, 'a');
@@ -198,7 +331,9 @@ async function startOnce(target: TargetName, members: 1 | 3, dir: TempDir): Prom
 
   let leaderEndpoint: string;
   try {
-    leaderEndpoint = await waitReady(procs, Date.now() + START_TIMEOUT_MS);
+    const deadline = Date.now() + START_TIMEOUT_MS;
+    leaderEndpoint = await waitReady(procs, deadline);
+    if (withApi && leaderEndpoint !== procs[0]!.endpoint) leaderEndpoint = await moveLeaderTo(procs, leaderEndpoint, deadline);
   } catch (err) {
     await killAll(procs);
     const logs = procs.map((p) => `--- ${p.name}.log\n${tail(p.logFile)}`).join('\n');
@@ -211,15 +346,36 @@ async function startOnce(target: TargetName, members: 1 | 3, dir: TempDir): Prom
   }
 
   let stopped: Promise<void> | undefined;
+  let api: Promise<TargetApiServer> | undefined;
+  const apiProcs: Proc[] = [];
+  const m0 = procs[0]!;
+  const startApi = async (): Promise<TargetApiServer> => {
+    if (!withApi) throw new Error(`${target}: started without the Kubernetes API`);
+    if (stopped) throw new Error(`${target}: stopped`);
+    const deadline = Date.now() + API_READY_TIMEOUT_MS;
+    if (target === 'keelson') {
+      await waitApiReady(apiUrl, () => m0.exitReason, deadline);
+      return { url: apiUrl, pid: m0.child.pid ?? -1, member: m0.name, inMemberProcess: true };
+    }
+    const p = await startApiProcess(dir, procs.map((x) => x.endpoint), env);
+    apiProcs.push(p);
+    await waitApiReady(p.endpoint, () => p.exitReason, deadline);
+    return { url: p.endpoint, pid: p.child.pid ?? -1, member: m0.name, inMemberProcess: false };
+  };
   return {
     target,
     members: procs.map((p) => ({ name: p.name, endpoint: p.endpoint, pid: p.child.pid ?? -1 })),
     endpoints: procs.map((p) => p.endpoint),
     leaderEndpoint,
     dir: dir.path,
+    kubernetesApi() {
+      api ??= startApi();
+      return api;
+    },
     stop() {
       stopped ??= (async () => {
-        await killAll(procs);
+        await api?.catch(() => undefined);
+        await killAll([...apiProcs, ...procs]);
         await dir.cleanup();
       })();
       return stopped;
@@ -227,14 +383,14 @@ async function startOnce(target: TargetName, members: 1 | 3, dir: TempDir): Prom
   };
 }
 
-export async function startTarget(target: TargetName, members: 1 | 3): Promise<RunningTarget> {
+export async function startTarget(target: TargetName, members: 1 | 3, opts: TargetOptions = {}): Promise<RunningTarget> {
   const { command, prefix } = launchCommand(target);
   if (!existsSync(command)) throw new Error(`${target}: ${command} not found${target === 'etcd' ? ' (install etcd-server)' : ''}`);
   for (const p of prefix) if (p.endsWith('.js') && !existsSync(p)) throw new Error(`${target}: ${p} not found`);
   for (let attempt = 1; ; attempt++) {
     const dir = await makeTempDir(`keelson-bench-${target}-`);
     try {
-      return await startOnce(target, members, dir);
+      return await startOnce(target, members, dir, opts);
     } catch (err) {
       await dir.cleanup();
       if (!(err instanceof StartFailure && err.portInUse && attempt < MAX_START_ATTEMPTS)) throw err;
