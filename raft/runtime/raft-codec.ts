@@ -20,7 +20,17 @@ function type(name: string): protobuf.Type {
 }
 
 let T:
-  | { Batch: protobuf.Type; Chunk: protobuf.Type; ProposeReq: protobuf.Type; ProposeResp: protobuf.Type; Empty: protobuf.Type; FwdReq: protobuf.Type; FwdResp: protobuf.Type }
+  | {
+      Batch: protobuf.Type;
+      Chunk: protobuf.Type;
+      ProposeReq: protobuf.Type;
+      ProposeResp: protobuf.Type;
+      ProposeBatchReq: protobuf.Type;
+      ProposeBatchResp: protobuf.Type;
+      Empty: protobuf.Type;
+      FwdReq: protobuf.Type;
+      FwdResp: protobuf.Type;
+    }
   | undefined;
 function types() {
   T ??= {
@@ -30,6 +40,8 @@ function types() {
     Chunk: type('SnapshotChunk'),
     ProposeReq: type('ProposeRequest'),
     ProposeResp: type('ProposeResponse'),
+    ProposeBatchReq: type('ProposeBatchRequest'),
+    ProposeBatchResp: type('ProposeBatchResponse'),
     Empty: type('Empty'),
   };
   return T;
@@ -128,12 +140,16 @@ function fromPbMessage(pb: PbMessage): Message {
   return m;
 }
 
-export function encodeBatch(msgs: readonly Message[]): Uint8Array {
+// The hot path: the hand-written codec of the same wire format.
+export { encodeBatch, decodeBatch } from './raft-batch-codec.js';
+
+/** The schema-driven (protobufjs) encoding of a Batch, for cross-checking the hand-written one. */
+export function encodeBatchProto(msgs: readonly Message[]): Uint8Array {
   const t = types().Batch;
   return t.encode(t.fromObject({ messages: msgs.map(toPbMessage) })).finish();
 }
 
-export function decodeBatch(buf: Uint8Array): Message[] {
+export function decodeBatchProto(buf: Uint8Array): Message[] {
   const obj = types().Batch.decode(buf) as unknown as { messages?: PbMessage[] };
   return (obj.messages ?? []).map(fromPbMessage);
 }
@@ -184,6 +200,26 @@ export function encodeProposeResponse(r: ProposeResponse): Uint8Array {
 export function decodeProposeResponse(buf: Uint8Array): ProposeResponse {
   const o = types().ProposeResp.decode(buf) as unknown as { term?: unknown; index?: unknown; error?: string; leader?: unknown };
   return { term: num(o.term), index: num(o.index), error: o.error ?? '', leader: num(o.leader) };
+}
+
+export function encodeProposeBatchRequest(datas: readonly Uint8Array[]): Uint8Array {
+  const t = types().ProposeBatchReq;
+  return t.encode({ proposals: datas.map((data) => ({ data })) }).finish();
+}
+
+export function decodeProposeBatchRequest(buf: Uint8Array): Uint8Array[] {
+  const o = types().ProposeBatchReq.decode(buf) as unknown as { proposals?: { data?: Uint8Array }[] };
+  return (o.proposals ?? []).map((p) => p.data ?? EMPTY);
+}
+
+export function encodeProposeBatchResponse(rs: readonly ProposeResponse[]): Uint8Array {
+  const t = types().ProposeBatchResp;
+  return t.encode(t.fromObject({ results: rs })).finish();
+}
+
+export function decodeProposeBatchResponse(buf: Uint8Array): ProposeResponse[] {
+  const o = types().ProposeBatchResp.decode(buf) as unknown as { results?: { term?: unknown; index?: unknown; error?: string; leader?: unknown }[] };
+  return (o.results ?? []).map((r) => ({ term: num(r.term), index: num(r.index), error: r.error ?? '', leader: num(r.leader) }));
 }
 
 export function encodeEmpty(): Uint8Array {

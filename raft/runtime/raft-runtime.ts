@@ -1,5 +1,5 @@
 // A running Raft member: the pure core driven by a clock, a durable log (log-store.ts) and a
-// gRPC transport (peer-transport.ts), applying committed entries to a state machine.
+// TCP peer transport (peer-transport.ts), applying committed entries to a state machine.
 //
 // The Ready loop follows the core's contract: persist (one batch, synced when needed — group
 // commit: however many proposals arrived meanwhile), send, apply, advance. A leader sends its
@@ -33,6 +33,7 @@ import {
 } from '../core/types.js';
 import { RaftLogStore } from './log-store.js';
 import { PeerTransport, type ReceivedSnapshot, type SnapshotSource } from './peer-transport.js';
+import { ProposalBatcher, ProposalBatcherFullError } from './proposal-batcher.js';
 import { RaftError } from './raft-errors.js';
 import type { ForwardRequest, ForwardResponse, ProposeResponse } from './raft-codec.js';
 
@@ -146,6 +147,10 @@ export class RaftRuntime {
   private readsByIndex: { index: number; waiters: ReadBatch['waiters'] }[] = [];
   private applyIdle: Promise<void> = Promise.resolve();
   private pendingSnapshots = new Map<string, ReceivedSnapshot>();
+  private readonly forwarder: ProposalBatcher;
+  /** Messages waiting for sendSoon's turn. */
+  private soon: Message[] = [];
+  private soonScheduled = false;
 
   private constructor(
     private readonly opts: RaftRuntimeOptions,
@@ -191,6 +196,7 @@ export class RaftRuntime {
         onMessages: (msgs) => this.onMessages(msgs),
         onSnapshotReceived: (s) => this.onSnapshotReceived(s),
         onPropose: (data) => this.onForwardedPropose(data),
+        onProposeBatch: async (datas) => datas.map((d) => this.proposeHere(d)),
         onForward: (req) => this.onForwarded(req),
         onQuery: async (req) => {
           const q = this.opts.onQuery;
@@ -213,6 +219,7 @@ export class RaftRuntime {
         log: (level, msg, fields) => this.log[level](msg, fields),
       },
     });
+    this.forwarder = new ProposalBatcher((leader, datas, timeoutMs) => this.transport.proposeBatch(leader, datas, timeoutMs));
   }
 
   /** Opens the log, bootstraps a new cluster if asked and the log is empty, starts serving. */
@@ -305,6 +312,11 @@ export class RaftRuntime {
   }
 
   private async onForwardedPropose(data: Uint8Array): Promise<ProposeResponse> {
+    return this.proposeHere(data);
+  }
+
+  /** A proposal forwarded by a follower, proposed here (the next Ready takes them all). */
+  private proposeHere(data: Uint8Array): ProposeResponse {
     const r = this.node.propose(data);
     this.scheduleReady();
     if (r.ok) return { term: r.term, index: r.index, error: '', leader: this.id };
@@ -387,15 +399,30 @@ export class RaftRuntime {
     const node = this.node;
     if (rd.softState) this.onSoftState(rd.softState.lead, node.raft.term);
     const leader = node.raft.state === StateType.Leader;
+    const ce = rd.committedEntries;
     // 1. persist (a leader's appends and heartbeats may go out first: see the header comment)
     let sendLater = rd.messages;
     const durable = this.store.memory.getHardState();
     const termVoteUnchanged = !rd.hardState || (rd.hardState.term === durable.term && rd.hardState.vote === durable.vote);
+    // Of those, appends without entries (the new commit index) and heartbeats wait until the
+    // committed entries are applied: the client waiting on them is answered first.
+    let afterApply: Message[] = [];
     if (leader && !rd.snapshot && termVoteUnchanged) {
       const early: Message[] = [];
       sendLater = [];
-      for (const m of rd.messages) (m.type === MessageType.App || m.type === MessageType.Heartbeat ? early : sendLater).push(m);
+      for (const m of rd.messages) {
+        if (m.type === MessageType.App && m.entries.length > 0) early.push(m);
+        else if (m.type === MessageType.App || m.type === MessageType.Heartbeat) afterApply.push(m);
+        else sendLater.push(m);
+      }
+      this.flushSoon();
       this.transport.send(early);
+      if (ce.length === 0) {
+        // After the answers to the clients, which the apply's promise callbacks write (a write to a
+    // peer on loopback can hand the CPU to the peer's process before those run).
+    this.sendSoon(afterApply);
+        afterApply = [];
+      }
     }
     let snapFile: ReceivedSnapshot | undefined;
     if (rd.snapshot) {
@@ -415,19 +442,22 @@ export class RaftRuntime {
     // safety (the leader tells it again after a restart), and writing it on every commit cost each
     // member one database write per request. It goes to disk with the next entries or vote.
     const commitOnly = !rd.snapshot && rd.entries.length === 0 && rd.hardState !== undefined && termVoteUnchanged;
+    // Committed entries that were made durable by earlier Readys are applied while this Ready's
+    // new entries are written: the write is off the latency path of every request. (Committed
+    // entries are never among those a conflicting append replaces; the bound below is
+    // defensive.) Entries of this Ready wait for its write, as the contract says.
+    const firstNew = rd.entries.length > 0 ? (rd.entries[0] as Entry).index : Infinity;
+    const durableLast = Math.min(this.store.memory.lastIndex(), firstNew - 1);
+    let split = 0;
+    if (!rd.snapshot) while (split < ce.length && (ce[split] as Entry).index <= durableLast) split++;
     const t0 = performance.now();
     const saved = commitOnly ? Promise.resolve() : this.store.save(save).then(() => this.opts.onLogWrite?.(performance.now() - t0, rd.mustSync));
-    // When this Ready only moves the commit index over entries that are already durable, apply
-    // them while the new commit index is written: losing that write loses nothing (the leader
-    // tells us the commit index again), and the write is off the latency path of every request.
-    const durableLast = this.store.memory.lastIndex();
-    const applyNow =
-      !rd.snapshot &&
-      rd.entries.length === 0 &&
-      rd.committedEntries.length > 0 &&
-      (rd.committedEntries[rd.committedEntries.length - 1] as Entry).index <= durableLast;
     let applying: Promise<void> | undefined;
-    if (applyNow) applying = this.applyEntries(rd.committedEntries);
+    if (split > 0) {
+      applying = this.applyEntries(split === ce.length ? ce : ce.slice(0, split));
+      // Awaited below; if the write fails first, this must not surface as an unhandled rejection.
+      applying.catch(() => undefined);
+    }
     await saved;
     // 2. send
     this.transport.send(sendLater);
@@ -438,10 +468,13 @@ export class RaftRuntime {
       this.confState = rd.snapshot.metadata.confState;
       this.refreshPeers();
       this.failWaitersUpTo(this.applied);
+      // Results of entries before the snapshot are unknowable now (and would never age out).
+      this.recent.clear();
       this.log.info('installed snapshot', { index: this.applied, term: rd.snapshot.metadata.term });
     }
     if (applying) await applying;
-    else if (rd.committedEntries.length > 0) await this.applyEntries(rd.committedEntries);
+    if (split < ce.length) await this.applyEntries(split === 0 ? ce : ce.slice(split));
+    this.transport.send(afterApply);
     for (const rs of rd.readStates) this.onReadState(rs.requestCtx, rs.index);
     // 4. advance
     node.advance(rd);
@@ -454,6 +487,23 @@ export class RaftRuntime {
         await fsp.rm(s.file, { force: true });
       }
     }
+  }
+
+  /** Sends `msgs` once the current callbacks have run (before the next Ready's messages). */
+  private sendSoon(msgs: Message[]): void {
+    if (msgs.length === 0) return;
+    for (const m of msgs) this.soon.push(m);
+    if (this.soonScheduled) return;
+    this.soonScheduled = true;
+    setImmediate(() => this.flushSoon());
+  }
+
+  private flushSoon(): void {
+    this.soonScheduled = false;
+    if (this.soon.length === 0) return;
+    const msgs = this.soon;
+    this.soon = [];
+    if (!this.stopped) this.transport.send(msgs);
   }
 
   private async applyEntries(ents: Entry[]): Promise<void> {
@@ -480,6 +530,9 @@ export class RaftRuntime {
       const a = batch[i] as AppliedEntry;
       const result = results[i];
       this.recent.set(a.index, { term: a.term, result });
+      // Indexes are applied in order: forget the one that fell out of the window. (A Map used
+      // as a queue through keys().next() rescans every deleted slot at its front.)
+      this.recent.delete(a.index - RECENT_RESULTS);
       const w = this.waiters.get(a.index);
       if (w) {
         this.waiters.delete(a.index);
@@ -489,10 +542,6 @@ export class RaftRuntime {
       }
     }
     this.applied = (batch[batch.length - 1] as AppliedEntry).index;
-    while (this.recent.size > RECENT_RESULTS) {
-      const oldest = this.recent.keys().next().value as number;
-      this.recent.delete(oldest);
-    }
     if (confChanged) this.refreshPeers();
     this.opts.onApplied?.(this.applied);
   }
@@ -503,8 +552,6 @@ export class RaftRuntime {
     await this.opts.stateMachine.sync();
     await this.store.snapshotAndCompact(index, this.confState, index - this.o.catchUpEntries);
     this.snapshotIndex = index;
-    // Deleted entries only give their disk space back when LevelDB rewrites its files.
-    await this.store.reclaimSpace();
     this.log.info('compacted raft log', { snapshotIndex: index, firstIndex: this.store.memory.firstIndex() });
   }
 
@@ -600,7 +647,17 @@ export class RaftRuntime {
    * Replicates `data` and resolves with the state machine's result for it once it is applied
    * here. Rejects with a RaftError: not-leader/no-leader, dropped, superseded, timeout, stopped.
    */
-  async propose(data: Uint8Array, timeoutMs = this.o.requestTimeoutMs): Promise<unknown> {
+  propose(data: Uint8Array, timeoutMs = this.o.requestTimeoutMs): Promise<unknown> {
+    // The common case on the leader, without the retry loop's promise hops.
+    if (!this.stopped && this.node.raft.lead === this.id) {
+      const r = this.node.propose(data);
+      this.scheduleReady();
+      if (r.ok) return this.waitApplied(r.index, r.term, Date.now() + timeoutMs);
+    }
+    return this.proposeWithRetries(data, timeoutMs);
+  }
+
+  private async proposeWithRetries(data: Uint8Array, timeoutMs: number): Promise<unknown> {
     const deadline = Date.now() + timeoutMs;
     for (let attempt = 0; ; attempt++) {
       if (this.stopped) throw new RaftError('stopped', 'raft member stopped');
@@ -612,8 +669,9 @@ export class RaftRuntime {
       } else {
         let resp: ProposeResponse;
         try {
-          resp = await this.transport.propose(lead, data, Math.max(1, deadline - Date.now()));
+          resp = await this.forwarder.propose(lead, data, deadline);
         } catch (e) {
+          if (e instanceof ProposalBatcherFullError) throw new RaftError('dropped', `proposal dropped: ${e.message}`, lead);
           // Retrying is only safe when the leader cannot have received the proposal: otherwise a
           // second copy could be committed after the first (found by the Jepsen register test).
           if (!neverSent(e)) throw new RaftError('timeout', `outcome unknown: forwarding to leader ${lead.toString(16)} failed: ${(e as Error).message}`, lead);
@@ -821,6 +879,9 @@ export class RaftRuntime {
  * that sending it again cannot make it happen twice.
  */
 export function neverSent(e: unknown): boolean {
+  // The peer transport says so itself (peer-transport.ts: PeerCallError, peer-dial.ts: DialError).
+  const flag = (e as { neverSent?: unknown } | null)?.neverSent;
+  if (typeof flag === 'boolean') return flag;
   const err = e as { code?: number; details?: string; message?: string };
   const text = `${err.details ?? ''} ${err.message ?? ''}`;
   if (/no address known/.test(text)) return true;

@@ -16,6 +16,7 @@ import {
   EMPTY,
   PREFIX_KEY,
   decodeKvRecord,
+  isProtoKvRecord,
   decodeMeta,
   encodeKvRecord,
   encodeMeta,
@@ -288,10 +289,15 @@ export class KvStore {
         for (const [k, v] of batch) {
           const r = readRevision(k, 1);
           if (r.main <= compactRev && keep.size > 0 && !keep.has(`${r.main}.${r.sub}`)) continue;
-          const kv = decodeKvRecord(v);
-          const proto = r.tombstone
-            ? encodeKeyValueProto({ key: kv.key, value: EMPTY, createRevision: 0, modRevision: 0, version: 0, lease: 0n })
-            : encodeKeyValueProto(kv);
+          // Records are etcd's own bytes (records.ts); older ones are re-encoded as etcd would.
+          let proto: Buffer;
+          if (isProtoKvRecord(v)) proto = v;
+          else {
+            const kv = decodeKvRecord(v);
+            proto = r.tombstone
+              ? encodeKeyValueProto({ key: kv.key, value: EMPTY, createRevision: 0, modRevision: 0, version: 0, lease: 0n })
+              : encodeKeyValueProto(kv);
+          }
           h = crc32cUpdate(h, k.subarray(1));
           h = crc32cUpdate(h, proto);
         }

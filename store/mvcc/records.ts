@@ -1,4 +1,4 @@
-// On-disk records (msgpackr) and the key layout of the store's level database. Each "bucket" of
+// On-disk records (history records as etcd's protobuf KeyValue, the rest msgpackr) and the key layout of the store's level database. Each "bucket" of
 // etcd's bolt backend is a one-byte key prefix here:
 //   'k' + revision bytes (17, or 18 for a tombstone)  -> KeyValue record   (etcd's "key" bucket)
 //   'l' + 8-byte big-endian lease ID                   -> lease record      ("lease")
@@ -6,6 +6,7 @@
 //   'm' + name                                         -> meta value        ("meta")
 
 import { Packr } from 'msgpackr';
+import { decodeKeyValue, encodeKeyValue } from '../api/codec-fast.js';
 import { invariant } from '../../common/assert.js';
 import type { AlarmType, KeyValue, Member } from '../api/types.js';
 import { MARKED_REV_BYTES, REV_BYTES, writeRevision } from './revision.js';
@@ -20,10 +21,20 @@ export const EMPTY = Buffer.alloc(0);
 
 const packr = new Packr({ useRecords: false, int64AsType: 'bigint', mapsAsObjects: true });
 
-/** A record of the history: a put (full KeyValue) or a tombstone (just the key). */
+/**
+ * A record of the history: a put (the full KeyValue) or a tombstone (just the key), as etcd
+ * stores them: mvccpb.KeyValue in protobuf form (so HashKV can hash the stored bytes as etcd
+ * does). Records of earlier releases are msgpack arrays; decodeKvRecord reads both (a protobuf
+ * KeyValue starts with its key field, 0x0a; a msgpack array with 0x9_).
+ */
 export function encodeKvRecord(kv: KeyValue, tombstone: boolean): Buffer {
-  if (tombstone) return packr.pack([kv.key]);
-  return packr.pack([kv.key, kv.value, kv.createRevision, kv.modRevision, kv.version, kv.lease === 0n ? 0 : kv.lease]);
+  if (tombstone) return encodeKeyValue({ key: kv.key, value: EMPTY, createRevision: 0, modRevision: 0, version: 0, lease: 0n });
+  return encodeKeyValue(kv);
+}
+
+/** Whether a stored record is in protobuf form (see encodeKvRecord). */
+export function isProtoKvRecord(buf: Buffer): boolean {
+  return buf.length > 0 && buf[0] === 0x0a;
 }
 
 function asBuffer(x: unknown, what: string): Buffer {
@@ -38,6 +49,17 @@ function asInt(x: unknown, what: string): number {
 
 /** Decodes a history record; `modRevision` is taken from the record key for tombstones. */
 export function decodeKvRecord(buf: Buffer, tombstoneModRevision?: number): KeyValue {
+  if (isProtoKvRecord(buf)) {
+    let kv: KeyValue;
+    try {
+      kv = decodeKeyValue(buf);
+    } catch (e) {
+      throw new Error(`corrupt record: ${(e as Error).message}`);
+    }
+    invariant(kv.key.length > 0, 'corrupt record: no key');
+    if (kv.modRevision === 0) return { key: kv.key, value: EMPTY, createRevision: 0, modRevision: tombstoneModRevision ?? 0, version: 0, lease: 0n };
+    return kv;
+  }
   const a: unknown = packr.unpack(buf);
   invariant(Array.isArray(a) && (a.length === 1 || a.length === 6), 'corrupt record: not a KeyValue');
   const key = asBuffer(a[0], 'key');

@@ -262,21 +262,24 @@ export class StoreStateMachine {
       applied = true;
       results.push(r);
     }
-    if (applied || sync) this.commit(sync);
+    // The applied entries' effects may wait for company on their way to disk (the Raft log
+    // replays them after a crash); a synced apply is written at once.
+    if (applied || sync) this.commit(sync, !sync);
     return results;
   }
 
-  private commit(sync: boolean): Promise<void> {
+  private commit(sync: boolean, defer = false): Promise<void> {
     const st = this.st;
     st.backend.put(META_CONSISTENT_INDEX, encodeMeta([st.index, st.term]));
     const rev = st.kv.currentRev;
     const at = { index: st.index, term: st.term };
-    const w = st.backend.commit(sync, () => {
+    const onWritten = (): void => {
       if (this.st === st) {
         st.kv.markPersisted(rev);
         this.persisted = at;
       }
-    });
+    };
+    const w = defer ? st.backend.commitLater(onWritten) : st.backend.commit(sync, onWritten);
     w.catch((e: unknown) => {
       this.failure ??= e as Error;
     });

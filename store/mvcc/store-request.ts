@@ -55,79 +55,88 @@ export function encodeStoreRequest(req: StoreRequest): Buffer {
 
 type Obj = Record<string, unknown>;
 
-function fail(path: string, what: string): never {
-  throw new BadRequestError(`store request: ${path} ${what}`);
+/** Where in the request a check is; built only when a check fails (checks run on every apply). */
+type Path = string | (() => string);
+
+function at(p: Path): string {
+  return typeof p === 'string' ? p : p();
 }
 
-function obj(v: unknown, path: string): Obj {
+function fail(path: Path, what: string): never {
+  throw new BadRequestError(`store request: ${at(path)} ${what}`);
+}
+
+function obj(v: unknown, path: Path): Obj {
   if (typeof v !== 'object' || v === null || Array.isArray(v) || Buffer.isBuffer(v)) fail(path, 'is not an object');
   return v as Obj;
 }
 
-function bytes(o: Obj, f: string, path: string, required: boolean): void {
+function bytes(o: Obj, f: string, path: Path, required: boolean): void {
   const v = o[f];
   if (v === undefined) {
-    if (required) fail(`${path}.${f}`, 'is missing');
+    if (required) fail(() => `${at(path)}.${f}`, 'is missing');
     return;
   }
-  if (!Buffer.isBuffer(v)) fail(`${path}.${f}`, 'is not bytes');
+  if (!Buffer.isBuffer(v)) fail(() => `${at(path)}.${f}`, 'is not bytes');
 }
 
-function int(o: Obj, f: string, path: string, required = false): void {
+function int(o: Obj, f: string, path: Path, required = false): void {
   const v = o[f];
   if (v === undefined) {
-    if (required) fail(`${path}.${f}`, 'is missing');
+    if (required) fail(() => `${at(path)}.${f}`, 'is missing');
     return;
   }
-  if (typeof v !== 'number' || !Number.isSafeInteger(v)) fail(`${path}.${f}`, 'is not an integer');
+  if (typeof v !== 'number' || !Number.isSafeInteger(v)) fail(() => `${at(path)}.${f}`, 'is not an integer');
 }
 
-function big(o: Obj, f: string, path: string, required = false): void {
+function big(o: Obj, f: string, path: Path, required = false): void {
   const v = o[f];
   if (v === undefined) {
-    if (required) fail(`${path}.${f}`, 'is missing');
+    if (required) fail(() => `${at(path)}.${f}`, 'is missing');
     return;
   }
-  if (typeof v !== 'bigint') fail(`${path}.${f}`, 'is not a 64-bit integer');
+  if (typeof v !== 'bigint') fail(() => `${at(path)}.${f}`, 'is not a 64-bit integer');
 }
 
-function bool(o: Obj, f: string, path: string): void {
+function bool(o: Obj, f: string, path: Path): void {
   const v = o[f];
-  if (v !== undefined && typeof v !== 'boolean') fail(`${path}.${f}`, 'is not a boolean');
+  if (v !== undefined && typeof v !== 'boolean') fail(() => `${at(path)}.${f}`, 'is not a boolean');
 }
 
-function arr(o: Obj, f: string, path: string): unknown[] {
+function arr(o: Obj, f: string, path: Path): unknown[] {
   const v = o[f];
-  if (!Array.isArray(v)) fail(`${path}.${f}`, 'is not a list');
+  if (!Array.isArray(v)) fail(() => `${at(path)}.${f}`, 'is not a list');
   return v;
 }
 
-function checkRange(v: unknown, path: string): void {
+const RANGE_INTS = ['limit', 'revision', 'sortOrder', 'sortTarget', 'minModRevision', 'maxModRevision', 'minCreateRevision', 'maxCreateRevision'] as const;
+const RANGE_BOOLS = ['serializable', 'keysOnly', 'countOnly'] as const;
+const PUT_BOOLS = ['prevKv', 'ignoreValue', 'ignoreLease'] as const;
+
+function checkRange(v: unknown, path: Path): void {
   const o = obj(v, path);
   bytes(o, 'key', path, true);
   bytes(o, 'rangeEnd', path, false);
-  for (const f of ['limit', 'revision', 'sortOrder', 'sortTarget', 'minModRevision', 'maxModRevision', 'minCreateRevision', 'maxCreateRevision']) {
-    int(o, f, path);
-  }
-  for (const f of ['serializable', 'keysOnly', 'countOnly']) bool(o, f, path);
+  for (const f of RANGE_INTS) int(o, f, path);
+  for (const f of RANGE_BOOLS) bool(o, f, path);
 }
 
-function checkPut(v: unknown, path: string): void {
+function checkPut(v: unknown, path: Path): void {
   const o = obj(v, path);
   bytes(o, 'key', path, true);
   bytes(o, 'value', path, false);
   big(o, 'lease', path);
-  for (const f of ['prevKv', 'ignoreValue', 'ignoreLease']) bool(o, f, path);
+  for (const f of PUT_BOOLS) bool(o, f, path);
 }
 
-function checkDelete(v: unknown, path: string): void {
+function checkDelete(v: unknown, path: Path): void {
   const o = obj(v, path);
   bytes(o, 'key', path, true);
   bytes(o, 'rangeEnd', path, false);
   bool(o, 'prevKv', path);
 }
 
-function checkCompare(v: unknown, path: string): void {
+function checkCompare(v: unknown, path: Path): void {
   const o = obj(v, path);
   int(o, 'result', path, true);
   int(o, 'target', path, true);
@@ -140,27 +149,30 @@ function checkCompare(v: unknown, path: string): void {
   bytes(o, 'rangeEnd', path, false);
 }
 
-function checkOp(v: unknown, path: string, depth: number): void {
+function checkOp(v: unknown, path: Path, depth: number): void {
   const o = obj(v, path);
   let n = 0;
-  if (o['requestRange'] !== undefined) (n++, checkRange(o['requestRange'], `${path}.requestRange`));
-  if (o['requestPut'] !== undefined) (n++, checkPut(o['requestPut'], `${path}.requestPut`));
-  if (o['requestDeleteRange'] !== undefined) (n++, checkDelete(o['requestDeleteRange'], `${path}.requestDeleteRange`));
-  if (o['requestTxn'] !== undefined) (n++, checkTxn(o['requestTxn'], `${path}.requestTxn`, depth + 1));
+  if (o['requestRange'] !== undefined) (n++, checkRange(o['requestRange'], () => `${at(path)}.requestRange`));
+  if (o['requestPut'] !== undefined) (n++, checkPut(o['requestPut'], () => `${at(path)}.requestPut`));
+  if (o['requestDeleteRange'] !== undefined) (n++, checkDelete(o['requestDeleteRange'], () => `${at(path)}.requestDeleteRange`));
+  if (o['requestTxn'] !== undefined) (n++, checkTxn(o['requestTxn'], () => `${at(path)}.requestTxn`, depth + 1));
   if (n > 1) fail(path, 'sets more than one request');
 }
 
 const MAX_TXN_DEPTH = 64;
 
-function checkTxn(v: unknown, path: string, depth = 0): void {
+function checkTxn(v: unknown, path: Path, depth = 0): void {
   if (depth > MAX_TXN_DEPTH) fail(path, 'nests txns too deeply');
   const o = obj(v, path);
-  arr(o, 'compare', path).forEach((c, i) => checkCompare(c, `${path}.compare[${i}]`));
-  arr(o, 'success', path).forEach((op, i) => checkOp(op, `${path}.success[${i}]`, depth));
-  arr(o, 'failure', path).forEach((op, i) => checkOp(op, `${path}.failure[${i}]`, depth));
+  const compare = arr(o, 'compare', path);
+  for (let i = 0; i < compare.length; i++) checkCompare(compare[i], () => `${at(path)}.compare[${i}]`);
+  const success = arr(o, 'success', path);
+  for (let i = 0; i < success.length; i++) checkOp(success[i], () => `${at(path)}.success[${i}]`, depth);
+  const failure = arr(o, 'failure', path);
+  for (let i = 0; i < failure.length; i++) checkOp(failure[i], () => `${at(path)}.failure[${i}]`, depth);
 }
 
-const CHECKS: Record<keyof StoreRequest, (v: unknown, path: string) => void> = {
+const CHECKS: Record<keyof StoreRequest, (v: unknown, path: Path) => void> = {
   range: checkRange,
   put: checkPut,
   deleteRange: checkDelete,

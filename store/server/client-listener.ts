@@ -32,6 +32,7 @@ export class ClientListener {
 
   private route(socket: Socket): void {
     this.sockets.add(socket);
+    socket.setNoDelay(true);
     socket.once('close', () => this.sockets.delete(socket));
     socket.once('error', () => socket.destroy());
     // A bounded wait for the first bytes; HTTP/1.1 and HTTP/2 clients both speak first.

@@ -121,8 +121,8 @@ export class EtcdServer {
       {
         hasLeader: () => this.raft.leader() !== 0,
         isLeader: () => this.isLeader(),
-        term: () => this.raft.status().term,
-        commitIndex: () => this.raft.status().commit,
+        term: () => this.raft.term(),
+        commitIndex: () => this.raft.commitIndex(),
         appliedIndex: () => this.raft.appliedIndex(),
         dbSizeBytes: () => dirSize(join(config.dataDir, 'member', 'db')),
         keys: () => this.sm.kv.index.size,
@@ -220,7 +220,7 @@ export class EtcdServer {
   onFatal: ((err: Error) => void) | undefined;
 
   header(revision: number): ResponseHeader {
-    return { clusterId: this.clusterId, memberId: this.memberId, revision, raftTerm: this.raft.status().term };
+    return { clusterId: this.clusterId, memberId: this.memberId, revision, raftTerm: this.raft.term() };
   }
 
   private fill<T extends { header: ResponseHeader }>(r: T): T {
@@ -260,7 +260,7 @@ export class EtcdServer {
   }
 
   private isLeader(): boolean {
-    return this.raft.status().state === StateType.Leader;
+    return this.raft.isLeader();
   }
 
   // ------------------------------------------------------------------ KV
@@ -427,7 +427,7 @@ export class EtcdServer {
   }
 
   private memberHeader(): ResponseHeader {
-    return { clusterId: this.clusterId, memberId: this.memberId, revision: 0, raftTerm: this.raft.status().term };
+    return { clusterId: this.clusterId, memberId: this.memberId, revision: 0, raftTerm: this.raft.term() };
   }
 
   async memberAdd(req: MemberAddRequest): Promise<MemberAddResponse> {

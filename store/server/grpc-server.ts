@@ -1,10 +1,9 @@
-// The etcd v3 gRPC API of one master, served with @grpc/grpc-js on its client URLs: each RPC is
-// a thin call into EtcdServer; errors go out as etcd's statuses. The same port also answers
-// plain HTTP (/health, /version, /metrics) the way etcd's client port does.
+// The etcd v3 gRPC API of one master, on its client URLs: each RPC is a thin call into
+// EtcdServer; errors go out as etcd's statuses. Served by a lean gRPC server on node:http2
+// (grpc-http2-server.ts), with the service definitions and codec of store/api. The same port
+// also answers plain HTTP (/health, /version, /metrics) the way etcd's client port does.
 
-import * as grpc from '@grpc/grpc-js';
 import { EtcdError, GrpcCode } from '../api/errors.js';
-import { toGrpcStatus } from '../api/grpc-errors.js';
 import {
   AuthService,
   ClusterService,
@@ -12,23 +11,14 @@ import {
   LeaseService,
   MaintenanceService,
   WatchService,
+  type EtcdMethod,
 } from '../api/grpc-services.js';
-import type { LeaseKeepAliveRequest, WatchRequest } from '../api/types.js';
+import type { LeaseKeepAliveRequest, LeaseKeepAliveResponse, SnapshotResponse } from '../api/types.js';
 import type { EtcdServer } from './etcd-server.js';
 import { ClientListener, type HttpHandler } from './client-listener.js';
+import { GrpcHttp2Server, type CallType, type HandledHook, type StreamCall } from './grpc-http2-server.js';
 import { fragmentLimit } from './watch-fragments.js';
 import { WatchSession } from './watch-session.js';
-
-type Unary = (call: grpc.ServerUnaryCall<unknown, unknown>, cb: grpc.sendUnaryData<unknown>) => void;
-
-const CODE_NAMES = Object.fromEntries(Object.entries(grpc.status).filter(([, v]) => typeof v === 'number').map(([k, v]) => [v, k])) as Record<number, string>;
-
-function codeName(e: unknown): string {
-  return CODE_NAMES[toGrpcStatus(e).code] ?? 'UNKNOWN';
-}
-
-const unimplementedHandler = (what: string): Unary => (_call, cb) =>
-  cb(toGrpcStatus(new EtcdError(GrpcCode.UNIMPLEMENTED, `keelson: ${what} is not supported`)) as grpc.ServiceError);
 
 export interface EtcdGrpcServerOptions {
   /** host:port addresses to listen on. */
@@ -37,137 +27,98 @@ export interface EtcdGrpcServerOptions {
 }
 
 export class EtcdGrpcServer {
-  private readonly grpcServer: grpc.Server;
+  private readonly wire: GrpcHttp2Server;
   private readonly listeners: ClientListener[] = [];
-  private injector: grpc.ConnectionInjector | undefined;
 
   constructor(private readonly server: EtcdServer) {
     const cfg = server.config;
     const metrics = server.metrics;
-    this.grpcServer = new grpc.Server({
-      // etcd: a request may be max-request-bytes plus gRPC overhead; answers are unbounded.
-      'grpc.max_receive_message_length': cfg.maxRequestBytes + 512 * 1024,
-      'grpc.max_send_message_length': 2 ** 31 - 1,
-      'grpc.keepalive_permit_without_calls': 1,
-    });
+    // etcd: a request may be max-request-bytes plus gRPC overhead; answers are unbounded.
+    const wire = new GrpcHttp2Server({ maxReceiveBytes: cfg.maxRequestBytes + 512 * 1024 });
+    this.wire = wire;
     const s = server;
-    /** A unary handler: calls fn, answers with its result or its error as etcd's status. */
-    const unary = <Req>(service: string, method: string, fn: (req: Req) => Promise<unknown> | unknown): Unary => (call, cb) => {
-      const t0 = performance.now();
-      let p: Promise<unknown>;
-      try {
-        p = Promise.resolve(fn(call.request as Req));
-      } catch (e) {
-        p = Promise.reject(e);
-      }
-      p.then(
-        (r) => {
-          metrics.rpc('unary', service, method, 'OK', (performance.now() - t0) / 1000);
-          cb(null, r);
-        },
-        (e: unknown) => {
-          metrics.rpc('unary', service, method, codeName(e), (performance.now() - t0) / 1000);
-          cb(toGrpcStatus(e) as grpc.ServiceError);
-        },
-      );
+    const hook = (type: CallType, service: string, method: string): HandledHook => {
+      const record = metrics.rpcRecorder(type, service, method);
+      return (code, seconds) => record(GrpcCode[code] ?? 'UNKNOWN', seconds);
     };
-    this.grpcServer.addService(KVService as unknown as grpc.ServiceDefinition, {
-      Range: unary('KV', 'Range', s.range.bind(s)),
-      Put: unary('KV', 'Put', s.put.bind(s)),
-      DeleteRange: unary('KV', 'DeleteRange', s.deleteRange.bind(s)),
-      Txn: unary('KV', 'Txn', s.txn.bind(s)),
-      Compact: unary('KV', 'Compact', s.compact.bind(s)),
-    });
-    this.grpcServer.addService(WatchService as unknown as grpc.ServiceDefinition, {
-      Watch: (call: grpc.ServerDuplexStream<WatchRequest, Buffer>) => {
-        const t0 = performance.now();
-        call.once('close', () => metrics.rpc('bidi_stream', 'Watch', 'Watch', 'OK', (performance.now() - t0) / 1000));
+    const unary = <Req, Res>(service: string, method: string, def: EtcdMethod<Req, Res>, fn: (req: Req) => Promise<Res> | Res): void =>
+      wire.unary(def, fn, hook('unary', service, method));
+    unary('KV', 'Range', KVService.Range, (r) => s.range(r));
+    unary('KV', 'Put', KVService.Put, (r) => s.put(r));
+    unary('KV', 'DeleteRange', KVService.DeleteRange, (r) => s.deleteRange(r));
+    unary('KV', 'Txn', KVService.Txn, (r) => s.txn(r));
+    unary('KV', 'Compact', KVService.Compact, (r) => s.compact(r));
+    wire.bidi(
+      WatchService.Watch,
+      (call) => {
         try {
           new WatchSession(s, call, fragmentLimit(cfg.maxRequestBytes), cfg.watchProgressNotifyMs);
         } catch (e) {
-          call.emit('error', toGrpcStatus(e));
+          call.fail(e);
         }
       },
+      hook('bidi_stream', 'Watch', 'Watch'),
+    );
+    unary('Lease', 'LeaseGrant', LeaseService.LeaseGrant, (r) => s.leaseGrant(r));
+    unary('Lease', 'LeaseRevoke', LeaseService.LeaseRevoke, (r) => s.leaseRevoke(r.ID));
+    wire.bidi(LeaseService.LeaseKeepAlive, (call) => this.keepAlive(call), hook('bidi_stream', 'Lease', 'LeaseKeepAlive'));
+    unary('Lease', 'LeaseTimeToLive', LeaseService.LeaseTimeToLive, (r) => s.leaseTimeToLive(r));
+    unary('Lease', 'LeaseLeases', LeaseService.LeaseLeases, () => s.leaseLeases());
+    unary('Cluster', 'MemberAdd', ClusterService.MemberAdd, (r) => s.memberAdd(r));
+    unary('Cluster', 'MemberRemove', ClusterService.MemberRemove, (r) => s.memberRemove(r.ID));
+    unary('Cluster', 'MemberUpdate', ClusterService.MemberUpdate, (r) => s.memberUpdate(r));
+    unary('Cluster', 'MemberList', ClusterService.MemberList, () => s.memberList());
+    unary('Cluster', 'MemberPromote', ClusterService.MemberPromote, (r) => s.memberPromote(r.ID));
+    unary('Maintenance', 'Alarm', MaintenanceService.Alarm, (r) => s.alarm(r));
+    unary('Maintenance', 'Status', MaintenanceService.Status, () => s.status());
+    unary('Maintenance', 'Defragment', MaintenanceService.Defragment, () => s.defragment());
+    unary('Maintenance', 'Hash', MaintenanceService.Hash, async () => {
+      const h = await s.hashKV({ revision: 0 });
+      return { header: h.header, hash: h.hash };
     });
-    this.grpcServer.addService(LeaseService as unknown as grpc.ServiceDefinition, {
-      LeaseGrant: unary('Lease', 'LeaseGrant', s.leaseGrant.bind(s)),
-      LeaseRevoke: unary('Lease', 'LeaseRevoke', (r: { ID: bigint }) => s.leaseRevoke(r.ID)),
-      LeaseKeepAlive: (call: grpc.ServerDuplexStream<LeaseKeepAliveRequest, unknown>) => {
-        const t0 = performance.now();
-        call.once('close', () => metrics.rpc('bidi_stream', 'Lease', 'LeaseKeepAlive', 'OK', (performance.now() - t0) / 1000));
-        this.keepAlive(call);
-      },
-      LeaseTimeToLive: unary('Lease', 'LeaseTimeToLive', s.leaseTimeToLive.bind(s)),
-      LeaseLeases: unary('Lease', 'LeaseLeases', () => s.leaseLeases()),
-    });
-    this.grpcServer.addService(ClusterService as unknown as grpc.ServiceDefinition, {
-      MemberAdd: unary('Cluster', 'MemberAdd', s.memberAdd.bind(s)),
-      MemberRemove: unary('Cluster', 'MemberRemove', (r: { ID: bigint }) => s.memberRemove(r.ID)),
-      MemberUpdate: unary('Cluster', 'MemberUpdate', s.memberUpdate.bind(s)),
-      MemberList: unary('Cluster', 'MemberList', () => s.memberList()),
-      MemberPromote: unary('Cluster', 'MemberPromote', (r: { ID: bigint }) => s.memberPromote(r.ID)),
-    });
-    this.grpcServer.addService(MaintenanceService as unknown as grpc.ServiceDefinition, {
-      Alarm: unary('Maintenance', 'Alarm', s.alarm.bind(s)),
-      Status: unary('Maintenance', 'Status', () => s.status()),
-      Defragment: unary('Maintenance', 'Defragment', () => s.defragment()),
-      Hash: unary('Maintenance', 'Hash', async () => {
-        const h = await s.hashKV({ revision: 0 });
-        return { header: h.header, hash: h.hash };
-      }),
-      HashKV: unary('Maintenance', 'HashKV', s.hashKV.bind(s)),
-      Snapshot: (call: grpc.ServerWritableStream<unknown, unknown>) => void this.snapshot(call),
-      MoveLeader: unary('Maintenance', 'MoveLeader', (r: { targetID: bigint }) => s.moveLeader(r.targetID)),
-    });
-    const auth: Record<string, Unary> = {};
-    for (const m of Object.keys(AuthService)) auth[m] = unimplementedHandler(`Auth.${m}`);
-    this.grpcServer.addService(AuthService as unknown as grpc.ServiceDefinition, auth);
+    unary('Maintenance', 'HashKV', MaintenanceService.HashKV, (r) => s.hashKV(r));
+    wire.serverStream(MaintenanceService.Snapshot, (_req, call) => void this.snapshot(call), hook('server_stream', 'Maintenance', 'Snapshot'));
+    unary('Maintenance', 'MoveLeader', MaintenanceService.MoveLeader, (r) => s.moveLeader(r.targetID));
+    for (const [m, def] of Object.entries(AuthService)) {
+      unary('Auth', m, def as EtcdMethod<unknown, unknown>, () => {
+        throw new EtcdError(GrpcCode.UNIMPLEMENTED, `keelson: Auth.${m} is not supported`);
+      });
+    }
   }
 
-  private keepAlive(call: grpc.ServerDuplexStream<LeaseKeepAliveRequest, unknown>): void {
-    let ended = false;
-    call.on('data', (req: LeaseKeepAliveRequest) => {
+  private keepAlive(call: StreamCall<LeaseKeepAliveRequest, LeaseKeepAliveResponse>): void {
+    call.onMessage = (req) => {
       this.server.leaseKeepAliveOnce(req.ID).then(
         (res) => {
-          if (!ended) call.write(res);
+          if (!call.ended) call.write(res);
         },
-        (e: unknown) => {
-          if (ended) return;
-          ended = true;
-          call.emit('error', toGrpcStatus(e));
-        },
+        (e: unknown) => call.fail(e),
       );
-    });
-    call.on('end', () => {
-      if (!ended) {
-        ended = true;
-        call.end();
-      }
-    });
-    call.on('error', () => {
-      ended = true;
-    });
+    };
+    call.onHalfClose = () => call.end();
   }
 
-  private async snapshot(call: grpc.ServerWritableStream<unknown, unknown>): Promise<void> {
+  private async snapshot<Req>(call: StreamCall<Req, SnapshotResponse>): Promise<void> {
+    let resume: (() => void) | undefined;
+    call.onDrain = () => resume?.();
+    call.onCancel = () => resume?.();
     try {
       for await (const chunk of this.server.snapshot()) {
-        if (call.cancelled) return;
-        if (!call.write(chunk)) await new Promise<void>((r) => call.once('drain', () => r()));
+        if (call.ended) return;
+        if (!call.write(chunk)) await new Promise<void>((r) => (resume = r));
+        resume = undefined;
       }
       call.end();
     } catch (e) {
-      call.emit('error', toGrpcStatus(e));
+      call.fail(e);
     }
   }
 
   /** Starts listening on every address; resolves with the bound ports. */
   async start(o: EtcdGrpcServerOptions): Promise<number[]> {
-    const injector = this.grpcServer.createConnectionInjector(grpc.ServerCredentials.createInsecure());
-    this.injector = injector;
     const ports: number[] = [];
     for (const addr of o.listen) {
-      const l = new ClientListener(addr, (socket) => injector.injectConnection(socket), o.http);
+      const l = new ClientListener(addr, (socket) => this.wire.connection(socket), o.http);
       ports.push(await l.start());
       this.listeners.push(l);
     }
@@ -180,11 +131,11 @@ export class EtcdGrpcServer {
    */
   async stop(graceMs = 1000): Promise<void> {
     for (const l of this.listeners) l.stopAccepting();
-    if (graceMs > 0 && this.injector) {
-      this.injector.drain(graceMs);
+    if (graceMs > 0) {
+      this.wire.drain();
       await new Promise((r) => setTimeout(r, graceMs));
     }
+    this.wire.close();
     for (const l of this.listeners) await l.stop();
-    this.grpcServer.forceShutdown();
   }
 }

@@ -4,29 +4,17 @@
 // The stream's write buffer is the bound: when it is full the hub stops sending and its
 // watchers fall back to catching up from history once the client has drained.
 
-import type * as grpc from '@grpc/grpc-js';
-import { encodeWatchEvents, encodeWatchResponse } from '../api/codec.js';
-import { toGrpcStatus } from '../api/grpc-errors.js';
-import type { Event, WatchRequest, WatchResponse } from '../api/types.js';
+import { encodeWatchResponse } from '../api/codec.js';
+import type { WatchRequest, WatchResponse } from '../api/types.js';
 import { fragmentWatchResponse } from './watch-fragments.js';
+import { encodedEvents, eventFrameParts, isPlainEventResponse } from './watch-frames.js';
 import type { WatchStream } from '../mvcc/index.js';
 import type { EtcdServer } from './etcd-server.js';
+import type { StreamCall } from './grpc-http2-server.js';
 
 interface WatchOptions {
   fragment: boolean;
   progressNotify: boolean;
-}
-
-const encodedBatches = new WeakMap<readonly Event[], Buffer>();
-
-function encodedEvents(events: readonly Event[]): Buffer | undefined {
-  if (events.length === 0) return undefined;
-  let b = encodedBatches.get(events);
-  if (!b) {
-    b = encodeWatchEvents(events);
-    encodedBatches.set(events, b);
-  }
-  return b;
 }
 
 export class WatchSession {
@@ -37,16 +25,15 @@ export class WatchSession {
 
   constructor(
     private readonly server: EtcdServer,
-    private readonly call: grpc.ServerDuplexStream<WatchRequest, Buffer>,
+    private readonly call: StreamCall<WatchRequest, WatchResponse>,
     private readonly fragmentLimit: number,
     progressNotifyMs: number,
   ) {
     this.stream = server.openWatchStream({ send: (res) => this.send(res) });
-    call.on('data', (req: WatchRequest) => this.onRequest(req));
-    call.on('drain', () => this.stream.resume());
-    call.on('end', () => this.close(true));
-    call.on('error', () => this.close(false));
-    call.on('cancelled', () => this.close(false));
+    call.onMessage = (req) => this.onRequest(req);
+    call.onDrain = () => this.stream.resume();
+    call.onHalfClose = () => this.close(true);
+    call.onCancel = () => this.close(false);
     this.progressTimer = setInterval(() => {
       for (const [id, o] of this.watches) if (o.progressNotify) this.stream.progress(id);
     }, progressNotifyMs);
@@ -70,8 +57,8 @@ export class WatchSession {
         this.stream.requestProgress();
       }
     } catch (e) {
-      this.call.emit('error', toGrpcStatus(e));
       this.close(false);
+      this.call.fail(e);
     }
   }
 
@@ -79,7 +66,12 @@ export class WatchSession {
   private send(res: WatchResponse): boolean {
     if (this.closed) return true;
     if (res.canceled) this.watches.delete(res.watchId);
-    const enc = encodedEvents(res.events);
+    const enc = res.events.length > 0 ? encodedEvents(res.events) : undefined;
+    if (enc !== undefined && isPlainEventResponse(res) && (enc.length + 64 <= this.fragmentLimit || !this.watches.get(res.watchId)?.fragment)) {
+      // The common case: header and events shared with every other watcher of this revision.
+      // (A frame near the fragment limit takes the exact path below: header and ID are < 64 bytes.)
+      return this.call.writeFrameParts(eventFrameParts(res, enc));
+    }
     const buf = encodeWatchResponse(res, enc);
     if (buf.length > this.fragmentLimit && res.events.length > 1 && this.watches.get(res.watchId)?.fragment) {
       let ok = true;
