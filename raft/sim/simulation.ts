@@ -434,7 +434,9 @@ export class Simulation implements NodeHost {
   private clients(): void {
     const p = this.prng;
     const P = this.params;
-    if (p.chance(P.writeRate)) {
+    // Once healed, clients stop writing: liveness is about recovering from faults, and a seed
+    // whose write rate exceeds what its tuning can replicate would otherwise never catch up.
+    if (this.faultsOn && p.chance(P.writeRate)) {
       // Clients cannot tell a deposed leader from the current one: any node that believes it
       // leads gets writes (this is what makes logs diverge under partitions).
       const up = this.upNodes();
