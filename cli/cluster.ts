@@ -4,10 +4,11 @@
 // processes a cluster has, by cluster-processes.ts (the place later issues add the API server and
 // a worker node).
 
-import { Command, InvalidArgumentError } from 'commander';
+import { Command } from 'commander';
 import { existsSync, mkdirSync, readdirSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { packageRoot } from '../common/package-root.js';
+import { positiveIntArg } from './arg-parsers.js';
 import { ClusterError, reportFailure } from './cluster-error.js';
 import { waitHealthy, logTail } from './cluster-health.js';
 import { kubeconfigYaml } from '../apiserver/kubeconfig.js';
@@ -29,13 +30,6 @@ const say = (line: string): void => void process.stdout.write(`${line}\n`);
 
 function secs(ms: number): string {
   return `${(ms / 1000).toFixed(1)} s`;
-}
-
-function positiveInt(flag: string): (v: string) => number {
-  return (v: string) => {
-    if (!/^\d+$/.test(v) || Number(v) <= 0) throw new InvalidArgumentError(`${flag} must be a positive whole number, got "${v}"`);
-    return Number(v);
-  };
 }
 
 /** How to name DIR in printed commands: nothing for the default, else as short as is unambiguous. */
@@ -267,9 +261,9 @@ export function clusterCommand(): Command {
 
   const upCmd: Command = new Command('up')
     .description('start the cluster in --data (a new one if the folder has none; the recorded one again if it has)')
-    .option('--masters <n>', 'how many masters a new cluster has', positiveInt('--masters'), DEFAULT_MASTERS)
+    .option('--masters <n>', 'how many masters a new cluster has', positiveIntArg('--masters'), DEFAULT_MASTERS)
     .option('--data <dir>', 'the cluster\'s folder', DEFAULT_DATA)
-    .option('--timeout <seconds>', 'how long to wait for every master to answer', positiveInt('--timeout'), DEFAULT_START_TIMEOUT_S)
+    .option('--timeout <seconds>', 'how long to wait for every master to answer', positiveIntArg('--timeout'), DEFAULT_START_TIMEOUT_S)
     .action(async (o: UpFlags) => {
       try {
         await up(o, upCmd.getOptionValueSource('masters') === 'cli');

@@ -9,7 +9,7 @@ import { targetByName, TARGETS, type TargetName } from '../jepsen/cluster/target
 import { parseNemeses, type NemesisKind } from '../jepsen/nemesis/fault-plan.js';
 import { runJepsen } from '../jepsen/run/jepsen-run.js';
 import { READ_MODES, type ReadMode } from '../jepsen/workload/workload.js';
-import { intArg } from './sim.js';
+import { intArg } from './arg-parsers.js';
 
 interface JepsenFlags {
   time: number;

@@ -9,25 +9,9 @@ import { LocalKV } from '../store/kv-local.js';
 import { EtcdServer } from '../store/server/etcd-server.js';
 import { EtcdGrpcServer } from '../store/server/grpc-server.js';
 import { httpEndpoints } from '../store/server/http-endpoints.js';
-import { hostPort, parseUrls, UrlError } from '../store/server/peer-url.js';
+import { hostPort, UrlError } from '../store/server/peer-url.js';
+import { positiveIntArg, urlListArg } from './arg-parsers.js';
 import { DEFAULTS, type ServerConfig } from '../store/server/server-config.js';
-
-function urls(flag: string): (v: string) => string[] {
-  return (v: string) => {
-    try {
-      return parseUrls(v, flag);
-    } catch (e) {
-      throw new InvalidArgumentError((e as Error).message);
-    }
-  };
-}
-
-function positiveInt(flag: string): (v: string) => number {
-  return (v: string) => {
-    if (!/^\d+$/.test(v) || Number(v) <= 0) throw new InvalidArgumentError(`${flag} must be a positive whole number, got "${v}"`);
-    return Number(v);
-  };
-}
 
 /** etcd's duration syntax for --experimental-watch-progress-notify-interval ("10m", "5s", "250ms"). */
 function duration(flag: string): (v: string) => number {
@@ -101,18 +85,18 @@ export function masterCommand(): Command {
     .description('run a keelson master (the Raft-replicated store and its etcd v3 API); flags as etcd\'s')
     .addOption(opt('--name <name>', 'human-readable name for this member', 'default'))
     .addOption(opt('--data-dir <dir>', 'path to the data directory (default: ${name}.etcd)'))
-    .addOption(opt('--listen-client-urls <urls>', 'URLs to listen on for client traffic', ['http://localhost:2379'], urls('--listen-client-urls')))
-    .addOption(opt('--advertise-client-urls <urls>', "this member's client URLs to advertise to the cluster", ['http://localhost:2379'], urls('--advertise-client-urls')))
-    .addOption(opt('--listen-peer-urls <urls>', 'URLs to listen on for peer traffic', ['http://localhost:2380'], urls('--listen-peer-urls')))
-    .addOption(opt('--initial-advertise-peer-urls <urls>', "this member's peer URLs to advertise to the rest of the cluster", ['http://localhost:2380'], urls('--initial-advertise-peer-urls')))
+    .addOption(opt('--listen-client-urls <urls>', 'URLs to listen on for client traffic', ['http://localhost:2379'], urlListArg('--listen-client-urls')))
+    .addOption(opt('--advertise-client-urls <urls>', "this member's client URLs to advertise to the cluster", ['http://localhost:2379'], urlListArg('--advertise-client-urls')))
+    .addOption(opt('--listen-peer-urls <urls>', 'URLs to listen on for peer traffic', ['http://localhost:2380'], urlListArg('--listen-peer-urls')))
+    .addOption(opt('--initial-advertise-peer-urls <urls>', "this member's peer URLs to advertise to the rest of the cluster", ['http://localhost:2380'], urlListArg('--initial-advertise-peer-urls')))
     .addOption(opt('--initial-cluster <list>', 'initial cluster configuration for bootstrapping: name=url,... (default: ${name}=${initial-advertise-peer-urls})'))
     .addOption(opt('--initial-cluster-state <state>', "'new' for a new cluster, 'existing' to join one", 'new').choices(['new', 'existing']))
     .addOption(opt('--initial-cluster-token <token>', 'initial cluster token for the cluster during bootstrap', DEFAULTS.initialClusterToken))
-    .addOption(opt('--heartbeat-interval <ms>', 'time (in milliseconds) of a heartbeat interval', DEFAULTS.heartbeatMs, positiveInt('--heartbeat-interval')))
-    .addOption(opt('--election-timeout <ms>', 'time (in milliseconds) for an election to timeout', DEFAULTS.electionMs, positiveInt('--election-timeout')))
-    .addOption(opt('--snapshot-count <n>', 'number of committed transactions to trigger a snapshot to disk', DEFAULTS.snapshotCount, positiveInt('--snapshot-count')))
-    .addOption(opt('--max-request-bytes <n>', 'maximum client request size in bytes the server will accept', DEFAULTS.maxRequestBytes, positiveInt('--max-request-bytes')))
-    .addOption(opt('--max-txn-ops <n>', 'maximum number of operations permitted in a transaction', DEFAULTS.maxTxnOps, positiveInt('--max-txn-ops')))
+    .addOption(opt('--heartbeat-interval <ms>', 'time (in milliseconds) of a heartbeat interval', DEFAULTS.heartbeatMs, positiveIntArg('--heartbeat-interval')))
+    .addOption(opt('--election-timeout <ms>', 'time (in milliseconds) for an election to timeout', DEFAULTS.electionMs, positiveIntArg('--election-timeout')))
+    .addOption(opt('--snapshot-count <n>', 'number of committed transactions to trigger a snapshot to disk', DEFAULTS.snapshotCount, positiveIntArg('--snapshot-count')))
+    .addOption(opt('--max-request-bytes <n>', 'maximum client request size in bytes the server will accept', DEFAULTS.maxRequestBytes, positiveIntArg('--max-request-bytes')))
+    .addOption(opt('--max-txn-ops <n>', 'maximum number of operations permitted in a transaction', DEFAULTS.maxTxnOps, positiveIntArg('--max-txn-ops')))
     .addOption(
       opt(
         '--experimental-watch-progress-notify-interval <d>',
@@ -129,7 +113,7 @@ export function masterCommand(): Command {
       }
       return v;
     }))
-    .addOption(opt('--listen-metrics-urls <urls>', 'extra URLs serving /metrics, /health and /readyz over plain HTTP', undefined, urls('--listen-metrics-urls')))
+    .addOption(opt('--listen-metrics-urls <urls>', 'extra URLs serving /metrics, /health and /readyz over plain HTTP', undefined, urlListArg('--listen-metrics-urls')))
     .addOption(opt('--log-level <level>', 'log level: debug, info, warn, error', 'info'))
     .addOption(opt('--logger <logger>', "accepted for etcd compatibility: keelson always logs JSON lines (like etcd's zap)"))
     .addOption(opt('--log-outputs <outputs>', 'accepted for etcd compatibility: logs go to stderr'))

@@ -5,20 +5,12 @@ import { Command, InvalidArgumentError } from 'commander';
 import { EtcdError } from '../store/api/errors.js';
 import type { Member } from '../store/api/types.js';
 import { RemoteKV } from '../store/kv-remote.js';
-import { parseUrls } from '../store/server/peer-url.js';
+import { urlListArg } from './arg-parsers.js';
 import { defaultEndpoints, parseEndpoints } from './endpoints-option.js';
 
 function hexId(v: string): bigint {
   if (!/^[0-9a-fA-F]{1,16}$/.test(v)) throw new InvalidArgumentError(`member ID must be hexadecimal (as "member list" prints it), got "${v}"`);
   return BigInt(`0x${v}`);
-}
-
-function urls(v: string): string[] {
-  try {
-    return parseUrls(v, '--peer-urls');
-  } catch (e) {
-    throw new InvalidArgumentError((e as Error).message);
-  }
 }
 
 async function withClient<T>(endpoints: string[], f: (kv: RemoteKV) => Promise<T>): Promise<T> {
@@ -59,7 +51,7 @@ export function memberCommand(): Command {
     cmd
       .command('add <name>')
       .description('add a member; prints the flags to start it with (an empty --data-dir, --initial-cluster-state existing)')
-      .requiredOption('--peer-urls <urls>', "the new member's peer URLs", urls)
+      .requiredOption('--peer-urls <urls>', "the new member's peer URLs", urlListArg('--peer-urls'))
       .option('--learner', 'add as a learner (no vote until promoted)', false),
   ).action((name: string, o: { endpoints?: string[]; peerUrls: string[]; learner: boolean }) =>
     withClient(eps(o), async (kv) => {
@@ -89,7 +81,7 @@ export function memberCommand(): Command {
     }),
   );
 
-  endpointsOpt(cmd.command('update <id>').description("change a member's peer URLs").requiredOption('--peer-urls <urls>', 'the new peer URLs', urls)).action(
+  endpointsOpt(cmd.command('update <id>').description("change a member's peer URLs").requiredOption('--peer-urls <urls>', 'the new peer URLs', urlListArg('--peer-urls'))).action(
     (id: string, o: { endpoints?: string[]; peerUrls: string[] }) =>
       withClient(eps(o), async (kv) => {
         const res = await kv.memberUpdate({ ID: hexId(id), peerURLs: o.peerUrls });

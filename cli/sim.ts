@@ -1,16 +1,8 @@
 // `keelson sim`: the deterministic Raft cluster simulation over many seeds.
 
-import { Command, InvalidArgumentError } from 'commander';
+import { Command } from 'commander';
+import { intArg } from './arg-parsers.js';
 import { replayCommand, runSweep } from '../raft/sim/sweep.js';
-
-export function intArg(name: string, min: number, max: number): (v: string) => number {
-  return (v: string) => {
-    if (!/^\d+$/.test(v)) throw new InvalidArgumentError(`${name} must be a whole number, got "${v}"`);
-    const n = Number(v);
-    if (n < min || n > max) throw new InvalidArgumentError(`${name} must be between ${min} and ${max}, got ${n}`);
-    return n;
-  };
-}
 
 export function simCommand(): Command {
   return new Command('sim')

@@ -3,23 +3,13 @@
 // restore flags).
 
 import { promises as fsp } from 'node:fs';
-import { Command, InvalidArgumentError } from 'commander';
+import { Command } from 'commander';
 import { EtcdError } from '../store/api/errors.js';
 import { RemoteKV } from '../store/kv-remote.js';
-import { parseUrls } from '../store/server/peer-url.js';
 import { restoreSnapshot } from '../store/server/snapshot-restore.js';
 import { DEFAULTS } from '../store/server/server-config.js';
+import { urlListArg } from './arg-parsers.js';
 import { defaultEndpoints, parseEndpoints } from './endpoints-option.js';
-
-function urls(flag: string): (v: string) => string[] {
-  return (v) => {
-    try {
-      return parseUrls(v, flag);
-    } catch (e) {
-      throw new InvalidArgumentError((e as Error).message);
-    }
-  };
-}
 
 export function snapshotCommand(): Command {
   const cmd = new Command('snapshot').description('save a cluster snapshot to a file, or restore one into a new cluster');
@@ -60,7 +50,7 @@ export function snapshotCommand(): Command {
     .option('--name <name>', "this member's name", 'default')
     .option('--initial-cluster <list>', 'the new cluster: name=url,... (default: ${name}=${initial-advertise-peer-urls})')
     .option('--initial-cluster-token <token>', 'the new cluster token', DEFAULTS.initialClusterToken)
-    .option('--initial-advertise-peer-urls <urls>', "this member's peer URLs", urls('--initial-advertise-peer-urls'), ['http://localhost:2380'])
+    .option('--initial-advertise-peer-urls <urls>', "this member's peer URLs", urlListArg('--initial-advertise-peer-urls'), ['http://localhost:2380'])
     .option('--skip-hash-check', 'do not check the SHA-256 trailer', false)
     .action(
       async (

@@ -222,10 +222,6 @@ export function decodeProposeBatchResponse(buf: Uint8Array): ProposeResponse[] {
   return (o.results ?? []).map((r) => ({ term: num(r.term), index: num(r.index), error: r.error ?? '', leader: num(r.leader) }));
 }
 
-export function encodeEmpty(): Uint8Array {
-  return new Uint8Array(0);
-}
-
 export interface ForwardRequest {
   kind: string;
   payload: Uint8Array;
