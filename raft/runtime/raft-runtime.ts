@@ -139,6 +139,8 @@ export class RaftRuntime {
   /** Results of recently applied entries, for forwarded proposals answered after the apply. */
   private readonly recent = new Map<number, { term: number; result: unknown }>();
   private lead: NodeId = NONE;
+  /** When a message from each peer last arrived (for health checks of reconfigurations). */
+  private readonly lastHeard = new Map<NodeId, number>();
   private seenTerm = 0;
   private leaderWaiters: { resolve: () => void; timer: NodeJS.Timeout }[] = [];
   private readSeq = 0;
@@ -281,7 +283,9 @@ export class RaftRuntime {
 
   private onMessages(msgs: Message[]): void {
     if (this.stopped) return;
+    const now = Date.now();
     for (const m of msgs) {
+      this.lastHeard.set(m.from, now);
       if (m.type === MessageType.Snap) continue; // snapshots only arrive through SendSnapshot
       try {
         this.node.step(m);
@@ -610,6 +614,16 @@ export class RaftRuntime {
   /** The current leader, or 0 while there is none. */
   leader(): NodeId {
     return this.node.raft.lead;
+  }
+
+  /**
+   * Whether `id` was heard from within the last `ms` (always true for this member). Unlike the
+   * core's recentActive, which check-quorum clears every election timeout, this does not blink.
+   */
+  heardFromWithin(id: NodeId, ms: number): boolean {
+    if (id === this.id) return true;
+    const t = this.lastHeard.get(id);
+    return t !== undefined && Date.now() - t <= ms;
   }
 
   /** The current term (cheap: no status snapshot). */

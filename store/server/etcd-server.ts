@@ -452,7 +452,7 @@ export class EtcdServer {
     const st = this.raft.status();
     for (const id of st.config.voters) {
       if (id === st.id) continue;
-      if (!st.progress.get(id)?.recentActive) throw Errors.unhealthy();
+      if (!this.raft.heardFromWithin(id, this.config.electionMs)) throw Errors.unhealthy();
     }
   }
 
@@ -486,7 +486,7 @@ export class EtcdServer {
       // Removing a voter must leave a quorum of the remaining voters up.
       const st = this.raft.status();
       const remaining = st.config.voters.filter((v) => v !== Number(id));
-      const active = remaining.filter((v) => v === st.id || st.progress.get(v)?.recentActive).length;
+      const active = remaining.filter((v) => this.raft.heardFromWithin(v, this.config.electionMs)).length;
       if (active < Math.floor(remaining.length / 2) + 1) throw Errors.memberNotEnoughStarted();
     }
     const res = await this.confChange({ type: ConfChangeType.RemoveNode, nodeId: Number(id), context: new Uint8Array(0) });
