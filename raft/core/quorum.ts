@@ -15,9 +15,19 @@ export enum VoteResult {
 export function majorityCommitted(voters: ReadonlySet<NodeId>, acked: (id: NodeId) => number | undefined): number {
   const n = voters.size;
   if (n === 0) return Number.MAX_SAFE_INTEGER;
-  const idx: number[] = [];
-  for (const id of voters) idx.push(acked(id) ?? 0);
-  idx.sort((a, b) => b - a);
+  // Insertion sort, descending: the leader runs this on every append response, and
+  // Array.prototype.sort's work array was ~10% of a busy leader's allocations.
+  const idx = new Array<number>(n);
+  let len = 0;
+  for (const id of voters) {
+    const v = acked(id) ?? 0;
+    let j = len++;
+    while (j > 0 && (idx[j - 1] as number) < v) {
+      idx[j] = idx[j - 1] as number;
+      j--;
+    }
+    idx[j] = v;
+  }
   // The (n/2+1)-th largest: that many voters have at least this index.
   return idx[Math.floor(n / 2)] as number;
 }
