@@ -19,6 +19,7 @@ import { packageRoot } from '../common/package-root.js';
 import { makeTempDir, type TempDir } from '../common/temp-dir.js';
 import { RemoteKV } from '../store/kv-remote.js';
 import type { TargetName } from './results.js';
+import { MASTER_NODE_FLAGS } from '../cli/master-node-flags.js';
 
 export const ETCD_BINARY = '/usr/bin/etcd';
 const HOST = '127.0.0.1';
@@ -42,7 +43,7 @@ export interface LaunchCommand {
 export function launchCommand(target: TargetName): LaunchCommand {
   if (target === 'etcd') return { command: ETCD_BINARY, prefix: [] };
   const entry = process.env.KEELSON_BENCH_CLI || join(packageRoot(), 'bin', 'keelson.js');
-  return { command: process.execPath, prefix: [entry, 'master'] };
+  return { command: process.execPath, prefix: [...MASTER_NODE_FLAGS, entry, 'master'] };
 }
 
 export interface TargetMember {

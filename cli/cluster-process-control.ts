@@ -6,6 +6,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { ProcessSpec } from './cluster-processes.js';
+import { MASTER_NODE_FLAGS } from './master-node-flags.js';
 
 const POLL_MS = 100;
 
@@ -77,7 +78,7 @@ export interface StartedProcess {
 export function spawnDetached(spec: ProcessSpec, entry: string): StartedProcess {
   mkdirSync(spec.dataDir, { recursive: true });
   mkdirSync(dirname(spec.logFile), { recursive: true });
-  const argv = [process.execPath, entry, ...spec.args];
+  const argv = [process.execPath, ...(spec.args[0] === 'master' ? MASTER_NODE_FLAGS : []), entry, ...spec.args];
   const fd = openSync(spec.logFile, 'a');
   let exit: string | undefined;
   try {

@@ -8,6 +8,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { packageRoot } from '../../common/package-root.js';
+import { MASTER_NODE_FLAGS } from '../../cli/master-node-flags.js';
 
 export const TARGETS = ['keelson', 'etcd'] as const;
 export type TargetName = (typeof TARGETS)[number];
@@ -40,7 +41,7 @@ export function keelsonTarget(root = packageRoot()): Target {
   const bin = join(root, 'bin', 'keelson.js');
   return {
     name: 'keelson',
-    command: [process.execPath, bin, 'master'],
+    command: [process.execPath, ...MASTER_NODE_FLAGS, bin, 'master'],
     peerProxy: 'outbound',
     extraArgs: [],
     unavailable: () => (existsSync(bin) ? undefined : `${bin} not found`),
