@@ -4,7 +4,7 @@
 // start-up fails the error shows the tail of those logs.
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readdirSync, readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { freePorts } from './free-port.js';
@@ -92,6 +92,29 @@ function track(child: ChildProcess): void {
 }
 
 const ENDING_SIGNALS = new Set<NodeJS.Signals>(['SIGKILL', 'SIGTERM', 'SIGINT', 'SIGQUIT']);
+
+/**
+ * Waits until /proc shows `pid` stopped: SIGSTOP is delivered asynchronously, and a test that
+ * expects silence right after sending it could otherwise still get an answer (seen once in npm test).
+ */
+async function waitUntilStopped(pid: number): Promise<void> {
+  const deadline = Date.now() + 2000;
+  while (Date.now() < deadline) {
+    // Every thread: a group stop reaches each of them on its own.
+    let running = false;
+    try {
+      for (const tid of readdirSync(`/proc/${pid}/task`)) {
+        const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+        const state = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0];
+        if (state !== 'T' && state !== 't') running = true;
+      }
+    } catch {
+      return; // gone, or no /proc: nothing to wait for
+    }
+    if (!running) return;
+    await new Promise((r) => setTimeout(r, 2));
+  }
+}
 
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
@@ -201,6 +224,10 @@ class Member implements EtcdMember {
       process.kill(child.pid, signal);
     } catch {
       return; // already gone
+    }
+    if (signal === 'SIGSTOP') {
+      await waitUntilStopped(child.pid);
+      return;
     }
     if (!ENDING_SIGNALS.has(signal)) return;
     let timer: NodeJS.Timeout | undefined;
