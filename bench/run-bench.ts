@@ -214,6 +214,16 @@ async function runSuite(
   progress: Progress,
   label: string,
 ): Promise<BenchResult> {
+  if (isEventSuite(suite) && suite !== 'apiserver-watch') {
+    const sizes = suite === 'watch-fanout' ? profile.fanout : profile.many;
+    if (sizes.warmupEvents > 0) {
+      // The unmeasured first round (see WatchSizes.warmupEvents); its result is dropped.
+      const warm = { ...sizes, events: sizes.warmupEvents, warmupEvents: 0 };
+      const warmProfile: Profile = suite === 'watch-fanout' ? { ...profile, fanout: warm } : { ...profile, many: warm };
+      const w = await runSuite(suite, target, pool, warmProfile, progress, `${label} warm-up:`);
+      progress.note(`${label} ${suite}: warm-up round (not counted): ${summaryLine(w)}`);
+    }
+  }
   const runTag = Date.now().toString(36);
   const apiWatch = suite === 'apiserver-watch' ? await prepareApiWatch(target, runTag) : undefined;
   const plan = planSuite(suite, profile, target.endpoints, target.leaderEndpoint, pool.size, runTag, apiWatch?.at);
