@@ -409,7 +409,7 @@ export class RaftRuntime {
     const durable = this.store.memory.getHardState();
     const termVoteUnchanged = !rd.hardState || (rd.hardState.term === durable.term && rd.hardState.vote === durable.vote);
     // Of those, appends without entries (the new commit index) and heartbeats wait until the
-    // committed entries are applied: the client waiting on them is answered first.
+    // committed entries are applied and their clients answered (sendSoon, below).
     let afterApply: Message[] = [];
     if (leader && !rd.snapshot && termVoteUnchanged) {
       const early: Message[] = [];
@@ -422,9 +422,7 @@ export class RaftRuntime {
       this.flushSoon();
       this.transport.send(early);
       if (ce.length === 0) {
-        // After the answers to the clients, which the apply's promise callbacks write (a write to a
-    // peer on loopback can hand the CPU to the peer's process before those run).
-    this.sendSoon(afterApply);
+        this.sendSoon(afterApply);
         afterApply = [];
       }
     }
@@ -478,7 +476,11 @@ export class RaftRuntime {
     }
     if (applying) await applying;
     if (split < ce.length) await this.applyEntries(split === 0 ? ce : ce.slice(split));
-    this.transport.send(afterApply);
+    // After the answers to the clients. The apply resolved their promises, but the chain that
+    // writes each answer takes several microtask turns, so a send from here would still go first,
+    // and a write to a peer on loopback can hand the CPU to the peer's process (traced on put-seq:
+    // 170 µs from the apply to the gRPC handler's answer with a direct send, 10 µs this way).
+    this.sendSoon(afterApply);
     for (const rs of rd.readStates) this.onReadState(rs.requestCtx, rs.index);
     // 4. advance
     node.advance(rd);
