@@ -10,10 +10,15 @@ import { join } from 'node:path';
 import { ISOLATING_SHAPES, partitionShapeFor } from '../nemesis/partition.js';
 import { keelsonMasterAvailable, leftovers, readResults, runCli, seedWhere } from './run-test-support.js';
 
-const TIME_SEC = 8;
+// A stale read needs a client of the cut-off member to read a key the majority has written
+// since, between its own writes (each of which blocks for the 2 s operation timeout there): an
+// isolation of at least 4.5 s and 6 clients per member make missing it unlikely (an 8 s run
+// with 4 clients per member and a shorter isolation once saw none).
+const TIME_SEC = 10;
+const CLIENTS = 18;
 const SEED = seedWhere(['partition'], TIME_SEC, (plan) => {
   const f = plan[0];
-  return f !== undefined && ISOLATING_SHAPES.has(partitionShapeFor(f.seed)) && f.durationMs >= 4000;
+  return f !== undefined && ISOLATING_SHAPES.has(partitionShapeFor(f.seed)) && f.durationMs >= 4500;
 });
 test('keelson master works in this checkout (the runs below need it)', () => {
   assert.ok(keelsonMasterAvailable(), '`node bin/keelson.js master --help` failed: build with npm run build');
@@ -22,7 +27,7 @@ test('keelson master works in this checkout (the runs below need it)', () => {
 test('self-test on keelson: serializable reads under a partition are caught as non-linearizable (exit 1)', async (t) => {
   const out = await mkdtemp(join(tmpdir(), 'keelson-jepsen-test-'));
   t.after(() => rm(out, { recursive: true, force: true }));
-  const r = await runCli(['--time', String(TIME_SEC), '--workload', 'register', '--nemesis', 'partition', '--seed', String(SEED), '--out', out, '--target', 'keelson', '--read-mode', 'serializable', '--clients', '12']);
+  const r = await runCli(['--time', String(TIME_SEC), '--workload', 'register', '--nemesis', 'partition', '--seed', String(SEED), '--out', out, '--target', 'keelson', '--read-mode', 'serializable', '--clients', String(CLIENTS)]);
   assert.equal(r.code, 1, `exit ${r.code}\n${r.stdout}\n${r.stderr}`);
   assert.match(r.stdout, /jepsen register on keelson: INVALID/);
   assert.deepEqual(leftovers(r.stderr), []);
