@@ -19,7 +19,7 @@ import { packageRoot } from '../common/package-root.js';
 import { makeTempDir, type TempDir } from '../common/temp-dir.js';
 import { RemoteKV } from '../store/kv-remote.js';
 import type { TargetName } from './results.js';
-import { MASTER_NODE_FLAGS } from '../cli/master-node-flags.js';
+import { MASTER_NODE_FLAGS } from '../common/master-node-flags.js';
 
 export const ETCD_BINARY = '/usr/bin/etcd';
 const HOST = '127.0.0.1';

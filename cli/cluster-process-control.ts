@@ -6,7 +6,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { ProcessSpec } from './cluster-processes.js';
-import { MASTER_NODE_FLAGS } from './master-node-flags.js';
+import { MASTER_NODE_FLAGS } from '../common/master-node-flags.js';
 
 const POLL_MS = 100;
 

@@ -8,7 +8,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { packageRoot } from '../../common/package-root.js';
-import { MASTER_NODE_FLAGS } from '../../cli/master-node-flags.js';
+import { MASTER_NODE_FLAGS } from '../../common/master-node-flags.js';
 
 export const TARGETS = ['keelson', 'etcd'] as const;
 export type TargetName = (typeof TARGETS)[number];
