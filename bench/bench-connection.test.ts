@@ -5,22 +5,22 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { startEtcdReference } from '../common/etcd-reference.js';
 import { EventType, type LeaseKeepAliveResponse, type WatchResponse } from '../store/api/types.js';
-import { BenchConnection } from './bench-connection.js';
-import { FrameReader, frameMessage } from './grpc-frames.js';
+import { BenchConnection, MAX_MESSAGE_BYTES } from './bench-connection.js';
+import { FrameReader, frameMessage } from '../store/server/grpc-frames.js';
 
 test('frames reassemble across any chunking', () => {
   const msgs = [Buffer.from('a'), Buffer.alloc(0), Buffer.alloc(70_000, 7), Buffer.from('last')];
   const wire = Buffer.concat(msgs.map(frameMessage));
   for (const size of [1, 2, 5, 6, 1000, wire.length]) {
-    const r = new FrameReader();
+    const r = new FrameReader(MAX_MESSAGE_BYTES);
     const got: Buffer[] = [];
-    for (let i = 0; i < wire.length; i += size) got.push(...r.push(wire.subarray(i, i + size)));
+    for (let i = 0; i < wire.length; i += size) r.push(wire.subarray(i, i + size), (m) => got.push(m));
     assert.deepEqual(got, msgs, `chunks of ${size}`);
     assert.equal(r.buffered, 0);
   }
   const compressed = frameMessage(Buffer.from('x'));
   compressed[0] = 1;
-  assert.throws(() => new FrameReader().push(compressed), /compressed/);
+  assert.throws(() => new FrameReader(MAX_MESSAGE_BYTES).push(compressed, () => undefined), /compressed/);
 });
 
 test('BenchConnection talks to etcd 3.4: unary, errors, watch and keep-alive streams', { timeout: 60_000 }, async (t) => {

@@ -28,9 +28,11 @@ import type {
   WatchRequest,
   WatchResponse,
 } from '../store/api/types.js';
-import { FrameReader, frameMessage } from './grpc-frames.js';
+import { FrameReader, frameMessage } from '../store/server/grpc-frames.js';
 
 const CONNECT_TIMEOUT_MS = 10_000;
+/** Bound on one incoming message (etcd sends at most its 2 MiB limit plus headers). */
+export const MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
 /** Receive windows: large, so a busy watch stream is not paced by WINDOW_UPDATE round trips. */
 const STREAM_WINDOW_BYTES = 1 << 20;
 const CONNECTION_WINDOW_BYTES = 16 << 20;
@@ -56,13 +58,13 @@ export class BidiStream<Req, Res> {
     private readonly stream: http2.ClientHttp2Stream,
     private readonly def: EtcdMethod<Req, Res>,
   ) {
-    const reader = new FrameReader();
+    const reader = new FrameReader(MAX_MESSAGE_BYTES);
     stream.on('response', (h) => this.noteStatus(h));
     stream.on('trailers', (h) => this.noteStatus(h));
     stream.on('data', (chunk: Buffer) => {
-      let msgs: Buffer[];
+      const msgs: Buffer[] = [];
       try {
-        msgs = reader.push(chunk);
+        reader.push(chunk, (m) => msgs.push(m));
       } catch (err) {
         this.finish(err as Error);
         stream.close(http2.constants.NGHTTP2_PROTOCOL_ERROR);
@@ -194,7 +196,7 @@ export class BenchConnection {
         reject(err as Error);
         return;
       }
-      const reader = new FrameReader();
+      const reader = new FrameReader(MAX_MESSAGE_BYTES);
       let res: Buffer | undefined;
       let status: string | undefined;
       let message: string | undefined;
@@ -210,7 +212,7 @@ export class BenchConnection {
       stream.on('trailers', note);
       stream.on('data', (chunk: Buffer) => {
         try {
-          for (const m of reader.push(chunk)) res ??= m;
+          reader.push(chunk, (m) => (res ??= m));
         } catch (err) {
           failed = err as Error;
         }

@@ -184,6 +184,11 @@ export class StreamCall<Req, Res> {
   }
 }
 
+/** The status of a request message that does not decode (grpc-go's wording). */
+function unmarshalError(e: unknown): EtcdError {
+  return new EtcdError(GrpcCode.INTERNAL, `grpc: error unmarshalling request: ${(e as Error).message}`);
+}
+
 type Route =
   | { type: 'unary'; method: WireMethod<unknown, unknown>; handler: UnaryHandler<unknown, unknown>; handled: HandledHook }
   | { type: 'server_stream'; method: WireMethod<unknown, unknown>; handler: ServerStreamHandler<unknown, unknown>; handled: HandledHook }
@@ -302,7 +307,7 @@ export class GrpcHttp2Server {
       try {
         req = route.method.requestDeserialize(request);
       } catch (e) {
-        answer(GrpcCode.INTERNAL, `grpc: error unmarshalling request: ${(e as Error).message}`);
+        answer(GrpcCode.INTERNAL, unmarshalError(e).message);
         return;
       }
       let p: Promise<unknown> | unknown;
@@ -358,7 +363,7 @@ export class GrpcHttp2Server {
             try {
               req = route.method.requestDeserialize(m);
             } catch (e) {
-              call.fail(new EtcdError(GrpcCode.INTERNAL, `grpc: error unmarshalling request: ${(e as Error).message}`));
+              call.fail(unmarshalError(e));
               return;
             }
             call.onMessage(req);
@@ -397,7 +402,7 @@ export class GrpcHttp2Server {
       try {
         req = route.method.requestDeserialize(request);
       } catch (e) {
-        call.fail(new EtcdError(GrpcCode.INTERNAL, `grpc: error unmarshalling request: ${(e as Error).message}`));
+        call.fail(unmarshalError(e));
         return;
       }
       route.handler(req, call);

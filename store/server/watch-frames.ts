@@ -5,6 +5,7 @@
 // own), then the shared events bytes. The bytes equal encodeWatchResponse's (tested).
 
 import { encodeResponseHeader, encodeWatchEvents } from '../api/codec-fast.js';
+import { ProtoWriter, WireType, int64Size, varint32Size } from '../api/proto-wire.js';
 import type { Event, ResponseHeader, WatchResponse } from '../api/types.js';
 
 const encodedBatches = new WeakMap<readonly Event[], Buffer>();
@@ -29,32 +30,12 @@ function headerField(h: ResponseHeader): Buffer {
     return lastHeaderField;
   }
   const body = encodeResponseHeader(h);
-  const out = Buffer.allocUnsafe(1 + varintSize(body.length) + body.length);
-  let pos = 0;
-  out[pos++] = 0x0a;
-  pos = writeVarint(out, pos, body.length);
-  body.copy(out, pos);
+  const w = new ProtoWriter(1 + varint32Size(body.length) + body.length);
+  w.tag(1, WireType.LEN);
+  w.bytes(body);
   lastHeader = { ...h };
-  lastHeaderField = out;
-  return out;
-}
-
-function varintSize(v: number): number {
-  let n = 1;
-  while (v >= 0x80) {
-    v = Math.floor(v / 128);
-    n++;
-  }
-  return n;
-}
-
-function writeVarint(buf: Buffer, pos: number, v: number): number {
-  while (v >= 0x80) {
-    buf[pos++] = (v % 128) | 0x80;
-    v = Math.floor(v / 128);
-  }
-  buf[pos++] = v;
-  return pos;
+  lastHeaderField = w.finish();
+  return lastHeaderField;
 }
 
 /** Whether `res` is a plain event notification (the fast path applies). */
@@ -76,15 +57,15 @@ export function isPlainEventResponse(res: WatchResponse): boolean {
  */
 export function eventFrameParts(res: WatchResponse, events: Buffer): [Buffer, Buffer] {
   const hf = headerField(res.header);
-  const idBytes = res.watchId !== 0 ? 1 + varintSize(res.watchId) : 0;
-  const bodyLength = hf.length + idBytes + events.length;
-  const head = Buffer.allocUnsafe(5 + hf.length + idBytes);
-  head[0] = 0;
-  head.writeUInt32BE(bodyLength, 1);
-  hf.copy(head, 5);
+  const idBytes = res.watchId !== 0 ? 1 + int64Size(res.watchId) : 0;
+  const w = new ProtoWriter(5 + hf.length + idBytes);
+  w.buf[0] = 0;
+  w.buf.writeUInt32BE(hf.length + idBytes + events.length, 1);
+  w.pos = 5;
+  w.raw(hf);
   if (idBytes > 0) {
-    head[5 + hf.length] = 0x10;
-    writeVarint(head, 6 + hf.length, res.watchId);
+    w.tag(2, WireType.VARINT);
+    w.int64(res.watchId);
   }
-  return [head, events];
+  return [w.finish(), events];
 }
