@@ -6,10 +6,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
-import { ClassicLevel } from 'classic-level';
 import { Prng } from '../../common/prng.js';
 import { makeTempDir } from '../../common/temp-dir.js';
 import { KvCluster, type KvMember } from './testing/kv-cluster.js';
+import { FRAME_HEADER_BYTES } from './wal-frame.js';
+import { listSegments } from './wal-reader.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -24,7 +25,7 @@ async function dirSize(dir: string): Promise<number> {
 
 async function withCluster(
   t: { after: (f: () => Promise<void>) => void },
-  o: { size: number; snapshotCount?: number; catchUp?: number },
+  o: { size: number; snapshotCount?: number; catchUp?: number; walSegmentBytes?: number },
 ): Promise<KvCluster> {
   const tmp = await makeTempDir('keelson-raft-');
   const c = await KvCluster.start({ ...o, root: tmp.path });
@@ -98,7 +99,8 @@ test('a member down long enough to be compacted past gets a snapshot and converg
 });
 
 test('log compaction keeps the raft log on disk bounded', async (t) => {
-  const c = await withCluster(t, { size: 3, snapshotCount: 100, catchUp: 20 });
+  // Small segments, so that 3 MB of writes fill many of them.
+  const c = await withCluster(t, { size: 3, snapshotCount: 100, catchUp: 20, walSegmentBytes: 64 * 1024 });
   const value = 'x'.repeat(2048);
   const writes = 1500;
   for (let i = 0; i < writes; i++) assert.ok((await c.put(c.members[i % 3] as KvMember, `big${i}`, value)).ok);
@@ -112,20 +114,14 @@ test('log compaction keeps the raft log on disk bounded', async (t) => {
   }
 });
 
-/** The newest LevelDB file of a member's raft log. */
-async function newestLogFile(m: KvMember): Promise<string> {
-  const dir = join(m.dataDir, 'wal');
-  let best = '';
-  let bestTime = -1;
-  for (const name of await fsp.readdir(dir)) {
-    if (!/\.(log|ldb)$/.test(name)) continue;
-    const st = await fsp.stat(join(dir, name));
-    if (st.size > 0 && st.mtimeMs >= bestTime) {
-      best = join(dir, name);
-      bestTime = st.mtimeMs;
-    }
-  }
-  return best;
+/** The newest segment of a member's raft log, and where its written frames end (zeros follow). */
+async function newestSegment(m: KvMember): Promise<{ file: string; dataEnd: number }> {
+  const segs = await listSegments(join(m.dataDir, 'wal'));
+  const file = (segs[segs.length - 1] as { path: string }).path;
+  const buf = await fsp.readFile(file);
+  let end = buf.length;
+  while (end > 0 && buf[end - 1] === 0) end--;
+  return { file, dataEnd: end };
 }
 
 test('a torn tail (the newest log file cut short) recovers or refuses clearly, never serves wrong data', async (t) => {
@@ -142,9 +138,8 @@ test('a torn tail (the newest log file cut short) recovers or refuses clearly, n
     const wal = join(m2.dataDir, 'wal');
     const backup = `${wal}.backup`;
     await fsp.cp(wal, backup, { recursive: true });
-    const file = await newestLogFile(m2);
-    const st = await fsp.stat(file);
-    await fsp.truncate(file, Math.max(0, st.size - cut));
+    const { file, dataEnd } = await newestSegment(m2);
+    await fsp.truncate(file, Math.max(0, dataEnd - cut));
     const r = await c.runExpectingExit(m2);
     let refused: { code: number | null; stderr: string } | undefined = r.started ? undefined : r;
     if (r.started) {
@@ -186,16 +181,11 @@ test('a damaged record stops the member with a clear message instead of serving 
   for (let i = 0; i < 20; i++) assert.ok((await c.put(m1, `d${i}`, `${i}`)).ok);
   await c.converged();
   await c.kill9(m3);
-  const db = new ClassicLevel<string, Buffer>(join(m3.dataDir, 'wal'), { valueEncoding: 'buffer' });
-  let damaged = '';
-  for await (const [k, v] of db.iterator({ gte: 'e/', lt: 'e0', reverse: true, limit: 1 })) {
-    const copy = Buffer.from(v);
-    copy[copy.length - 1] ^= 0x5a;
-    await db.put(k, copy);
-    damaged = k;
-  }
-  await db.close();
-  assert.ok(damaged);
+  // A byte of the first frame of the newest segment: valid frames follow it, so it is not a torn write.
+  const { file } = await newestSegment(m3);
+  const buf = await fsp.readFile(file);
+  buf[FRAME_HEADER_BYTES + 1] = (buf[FRAME_HEADER_BYTES + 1] as number) ^ 0x5a;
+  await fsp.writeFile(file, buf);
   const r = await c.runExpectingExit(m3);
   assert.equal(r.started, false);
   assert.equal(r.code, 1);

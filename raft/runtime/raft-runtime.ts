@@ -81,6 +81,8 @@ export interface RaftRuntimeOptions {
   electionTicks?: number;
   /** Applied entries between two snapshots (log compactions). */
   snapshotCount?: number;
+  /** Size at which the Raft log starts a new segment file (wal.ts; default 64 MiB). */
+  walSegmentBytes?: number;
   /** Entries kept in the log after a compaction, for slow followers. */
   catchUpEntries?: number;
   maxSizePerMsg?: number;
@@ -227,7 +229,7 @@ export class RaftRuntime {
   /** Opens the log, bootstraps a new cluster if asked and the log is empty, starts serving. */
   static async start(opts: RaftRuntimeOptions): Promise<RaftRuntime> {
     mkdirSync(opts.dataDir, { recursive: true });
-    const store = await RaftLogStore.open(join(opts.dataDir, 'wal'));
+    const store = await RaftLogStore.open(join(opts.dataDir, 'wal'), opts.walSegmentBytes !== undefined ? { segmentBytes: opts.walSegmentBytes } : {});
     try {
       const ident = store.identity();
       if (ident && (ident.clusterId !== opts.clusterId || ident.memberId !== opts.id)) {

@@ -8,7 +8,7 @@
 // head and copies those bytes, because a protobuf message is the concatenation of its fields.
 
 import { invariant } from '../../common/assert.js';
-import { ProtoDecodeError, ProtoReader, ProtoWriter, WireType, bigint64Size, int64Size, varint32Size } from './proto-wire.js';
+import { ProtoDecodeError, ProtoReader, ProtoWriter, WireType, bigint64Size, int64Size, varint32Size } from '../../common/proto-wire.js';
 import type { Event, KeyValue, RangeResponse, ResponseHeader, WatchResponse } from './types.js';
 
 const EMPTY = Buffer.alloc(0);

@@ -24,7 +24,7 @@ import type * as t from './types.js';
 import type * as w from './wire-types.js';
 
 export { encodeWatchEvents, encodeWatchResponse } from './codec-fast.js';
-export { ProtoDecodeError } from './proto-wire.js';
+export { ProtoDecodeError } from '../../common/proto-wire.js';
 
 /** Every message of etcd 3.4's API by its proto name, with its TS type. */
 export interface MessageTypes {

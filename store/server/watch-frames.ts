@@ -5,7 +5,7 @@
 // own), then the shared events bytes. The bytes equal encodeWatchResponse's (tested).
 
 import { encodeResponseHeader, encodeWatchEvents } from '../api/codec-fast.js';
-import { ProtoWriter, WireType, int64Size, varint32Size } from '../api/proto-wire.js';
+import { ProtoWriter, WireType, int64Size, varint32Size } from '../../common/proto-wire.js';
 import type { Event, ResponseHeader, WatchResponse } from '../api/types.js';
 
 const encodedBatches = new WeakMap<readonly Event[], Buffer>();

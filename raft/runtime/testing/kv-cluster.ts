@@ -22,6 +22,8 @@ export interface KvClusterOptions {
   snapshotCount?: number;
   catchUp?: number;
   tickMs?: number;
+  /** Size of the Raft log's segment files (default: the runtime's). */
+  walSegmentBytes?: number;
 }
 
 export class KvCluster {
@@ -62,6 +64,7 @@ export class KvCluster {
       '--snapshot-count', String(this.o.snapshotCount ?? 10000),
       '--catch-up', String(this.o.catchUp ?? 5000),
       '--tick-ms', String(this.o.tickMs ?? 50),
+      ...(this.o.walSegmentBytes ? ['--wal-segment-bytes', String(this.o.walSegmentBytes)] : []),
     ];
     const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     m.proc = proc;

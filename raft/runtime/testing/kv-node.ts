@@ -3,7 +3,7 @@
 //
 //   node kv-node.js --id 1 --data DIR --peer 127.0.0.1:P --http 127.0.0.1:H
 //                   --cluster 1=127.0.0.1:P1,2=127.0.0.1:P2,3=127.0.0.1:P3 [--snapshot-count N]
-//                   [--catch-up N] [--tick-ms N] [--bootstrap]
+//                   [--catch-up N] [--tick-ms N] [--wal-segment-bytes N] [--bootstrap]
 //   PUT /kv/<key>   body = value   -> 200 {"index":i} once applied here (linearizable write)
 //   GET /kv/<key>                  -> 200 {"value":v} after a ReadIndex barrier, 404 if absent
 //   GET /dump                      -> every key (serializable), the applied index
@@ -27,6 +27,7 @@ const { values } = parseArgs({
     'snapshot-count': { type: 'string', default: '10000' },
     'catch-up': { type: 'string', default: '5000' },
     'tick-ms': { type: 'string', default: '50' },
+    'wal-segment-bytes': { type: 'string' },
     bootstrap: { type: 'boolean', default: false },
   },
 });
@@ -65,6 +66,7 @@ try {
     tickMs: Number(values['tick-ms']),
     snapshotCount: Number(values['snapshot-count']),
     catchUpEntries: Number(values['catch-up']),
+    ...(values['wal-segment-bytes'] ? { walSegmentBytes: Number(values['wal-segment-bytes']) } : {}),
     requestTimeoutMs: 3000,
     onFatal: (err) => {
       process.stderr.write(`kv-node: ${err.message}\n`);

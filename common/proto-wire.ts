@@ -3,7 +3,7 @@
 // sums field sizes, allocates one Buffer, then writes into it, so a message costs one allocation.
 // 64-bit integers come as JS numbers (revisions, counts: exact below 2^53) or as bigints (IDs).
 
-import { invariant } from '../../common/assert.js';
+import { invariant } from './assert.js';
 
 export const enum WireType {
   VARINT = 0,
@@ -51,9 +51,13 @@ export function bigint64Size(v: bigint): number {
 export class ProtoWriter {
   readonly buf: Buffer;
   pos = 0;
+  private readonly end: number;
 
-  constructor(size: number) {
-    this.buf = Buffer.allocUnsafe(size);
+  /** A writer of `size` bytes: into a new Buffer, or into `into` from offset `at` (a frame around the message). */
+  constructor(size: number, into?: Buffer, at = 0) {
+    this.buf = into ?? Buffer.allocUnsafe(size);
+    this.pos = at;
+    this.end = at + size;
   }
 
   tag(field: number, wire: WireType): void {
@@ -125,7 +129,7 @@ export class ProtoWriter {
   }
 
   finish(): Buffer {
-    invariant(this.pos === this.buf.length, () => `encoder wrote ${this.pos} bytes, sized ${this.buf.length}`);
+    invariant(this.pos === this.end, () => `encoder ended at ${this.pos}, sized to end at ${this.end}`);
     return this.buf;
   }
 }
