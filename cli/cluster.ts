@@ -100,7 +100,7 @@ function printUsage(dir: string, layout: ClusterLayout, started: readonly Starte
   say('');
   say(`keelson: ${layout.masters.length} master${layout.masters.length === 1 ? '' : 's'} up, data in ${dir}`);
   say('');
-  say('client endpoints (host:port; give etcdctl these, not http:// URLs):');
+  say('client endpoints (host:port):');
   for (const p of started) say(`  ${p.spec.name}  ${p.spec.endpoint}`);
   say('');
   say('use it with etcdctl:');

@@ -163,6 +163,16 @@ describe('etcdctl and the etcd3 client against a 3-member keelson cluster', () =
     assert.equal((health.stdout + health.stderr).match(/is healthy/g)?.length, 3);
   });
 
+  test('endpoints given as http:// URLs (etcdctl then sends the URL as the HTTP/2 :authority)', async () => {
+    const urls = keelson.clientUrls.join(',');
+    for (const args of [['endpoint', 'status'], ['endpoint', 'hashkv'], ['defrag'], ['put', 'url-k', 'v'], ['get', 'url-k', '--print-value-only']]) {
+      const r = await etcdctl(urls, args);
+      assert.equal(r.code, 0, `${args.join(' ')}: ${r.stderr}`);
+    }
+    const status = await etcdctl(urls, ['endpoint', 'status', '-w', 'json']);
+    assert.deepEqual((JSON.parse(status.stdout) as { Endpoint: string }[]).map((s) => s.Endpoint).sort(), [...keelson.clientUrls].sort());
+  });
+
   test('the etcd3 npm client: KV, txn, watch, lease keep-alive', async () => {
     const client = new Etcd3({ hosts: keelson.clientUrls });
     try {

@@ -1,10 +1,12 @@
-// A lean gRPC server written directly on node:http2, for the etcd v3 API on the client port.
+// A lean gRPC server on the project's own HTTP/2 connection layer (http2/server-connection.ts),
+// for the etcd v3 API on the client port.
 //
 // Why not @grpc/grpc-js here: on the dev machine a grpc-js unary call cost the server ~46 µs
 // of CPU against ~29 µs for the same call answered straight from node:http2 (grpc-js runs every
 // call through interceptors, metadata objects and several promise hops, and sends the trailers
-// on a later turn than the answer). All members and the clients share two cores, so that is
-// throughput. What etcd clients use is here: unary calls, server streams and bidirectional
+// on a later turn than the answer); and node:http2 itself was later replaced for the same
+// reason (see http2/server-connection.ts). All members and the clients share two cores, so that
+// is throughput. What etcd clients use is here: unary calls, server streams and bidirectional
 // streams, gRPC framing with etcd's receive limit, statuses in trailers (or trailers-only
 // answers), and backpressure for long streams. Not here: compression (never negotiated: a
 // compressed message is refused), server-side deadlines (clients enforce their own and cancel,
@@ -12,11 +14,12 @@
 //
 // Connections come from ClientListener, which hands HTTP/2 sockets to `connection()`.
 
-import * as http2 from 'node:http2';
 import type { Duplex } from 'node:stream';
 import { EtcdError, GrpcCode } from '../api/errors.js';
 import { toGrpcStatus } from '../api/grpc-errors.js';
-import { FrameError, FrameReader, frameMessage, percentEncode } from './grpc-frames.js';
+import { FrameError, FrameReader, percentEncode } from './grpc-frames.js';
+import { encodeHeaderBlock, type HeaderFields } from './http2/hpack.js';
+import { ServerConnection, type ServerStream } from './http2/server-connection.js';
 
 /** What a method needs from its service definition (store/api/grpc-services.ts has them all). */
 export interface WireMethod<Req, Res> {
@@ -41,9 +44,18 @@ export interface GrpcHttp2ServerOptions {
   streamBufferBytes?: number;
 }
 
-const RESPONSE_HEADERS = Object.freeze({ ':status': 200, 'content-type': 'application/grpc' });
-const OK_TRAILERS = Object.freeze({ 'grpc-status': '0' });
-const OK_TRAILERS_ONLY = Object.freeze({ ':status': 200, 'content-type': 'application/grpc', 'grpc-status': '0' });
+// Header blocks, encoded once.
+const RESPONSE_HEADERS = encodeHeaderBlock([
+  [':status', '200'],
+  ['content-type', 'application/grpc'],
+]);
+const OK_TRAILERS = encodeHeaderBlock([['grpc-status', '0']]);
+const OK_TRAILERS_ONLY = encodeHeaderBlock([
+  [':status', '200'],
+  ['content-type', 'application/grpc'],
+  ['grpc-status', '0'],
+]);
+const UNSUPPORTED_MEDIA_TYPE = encodeHeaderBlock([[':status', '415']]);
 const DEFAULT_STREAM_BUFFER = 1 << 20;
 
 function statusOf(e: unknown): { code: GrpcCode; details: string } {
@@ -53,24 +65,41 @@ function statusOf(e: unknown): { code: GrpcCode; details: string } {
   return toGrpcStatus(e);
 }
 
-function errorTrailers(code: GrpcCode, details: string): http2.OutgoingHttpHeaders {
-  return { 'grpc-status': String(code), 'grpc-message': percentEncode(details) };
+function errorTrailers(code: GrpcCode, details: string): Buffer {
+  return encodeHeaderBlock([
+    ['grpc-status', String(code)],
+    ['grpc-message', percentEncode(details)],
+  ]);
 }
 
 /** Answers a call with a status and no messages (gRPC's trailers-only response). */
-function trailersOnly(stream: http2.ServerHttp2Stream, code: GrpcCode, details: string): void {
-  if (stream.destroyed || stream.headersSent) return;
-  if (code === GrpcCode.OK) stream.respond(OK_TRAILERS_ONLY, { endStream: true });
-  else stream.respond({ ...RESPONSE_HEADERS, ...errorTrailers(code, details) }, { endStream: true });
+function trailersOnly(stream: ServerStream, code: GrpcCode, details: string): void {
+  if (stream.closed || stream.responded) return;
+  if (code === GrpcCode.OK) stream.respond(OK_TRAILERS_ONLY, true);
+  else
+    stream.respond(
+      encodeHeaderBlock([
+        [':status', '200'],
+        ['content-type', 'application/grpc'],
+        ['grpc-status', String(code)],
+        ['grpc-message', percentEncode(details)],
+      ]),
+      true,
+    );
+}
+
+/** The 5-byte gRPC message prefix (uncompressed, big-endian length). */
+function messagePrefix(length: number): Buffer {
+  const p = Buffer.allocUnsafe(5);
+  p[0] = 0;
+  p.writeUInt32BE(length, 1);
+  return p;
 }
 
 /**
  * A streaming call (server stream or bidi). Set the handlers right away (messages can arrive in
  * the same turn). write() returns false when the client is not keeping up; onDrain follows.
- *
- * Responses written in the same turn go to the HTTP/2 stream as one write at the end of it (a
- * watch stream gets one message per watcher for every revision: writing each on its own cost
- * more than encoding it).
+ * What is written in one turn leaves together (the connection writes once per turn).
  */
 export class StreamCall<Req, Res> {
   onMessage: (req: Req) => void = () => undefined;
@@ -80,39 +109,38 @@ export class StreamCall<Req, Res> {
   /** The call ended without an answer from us: the client cancelled, reset or went away. */
   onCancel: () => void = () => undefined;
   private finished = false;
-  private trailers: http2.OutgoingHttpHeaders = OK_TRAILERS;
-  private pending: Buffer[] = [];
-  private pendingBytes = 0;
-  private flushQueued = false;
 
   constructor(
-    private readonly stream: http2.ServerHttp2Stream,
+    private readonly stream: ServerStream,
     private readonly method: WireMethod<Req, Res>,
-    private readonly bufferBytes: number,
+    bufferBytes: number,
     private readonly handled: HandledHook,
     private readonly startedAt: number,
   ) {
-    stream.on('drain', () => {
+    stream.highWater = bufferBytes;
+    stream.onDrain = () => {
       if (!this.finished) this.onDrain();
-    });
-    stream.on('close', () => {
+    };
+    stream.onClose = () => {
       if (this.finished) return;
       this.finished = true;
-      this.pending = [];
       this.handled(GrpcCode.CANCELLED, (performance.now() - this.startedAt) / 1000);
       this.onCancel();
-    });
+    };
   }
 
   /** Whether the call is over (answered or cancelled). */
   get ended(): boolean {
-    return this.finished || this.stream.destroyed;
+    return this.finished || this.stream.closed;
   }
 
   /** Sends one response (a message or its encoded bytes); false when the buffer is full. */
   write(res: Res | Buffer): boolean {
     if (this.ended) return true;
-    return this.queue(frameMessage(this.method.responseSerialize(res)));
+    const body = this.method.responseSerialize(res);
+    this.start();
+    this.stream.write(messagePrefix(body.length));
+    return this.stream.write(body);
   }
 
   /**
@@ -121,8 +149,9 @@ export class StreamCall<Req, Res> {
    */
   writeFrameParts(parts: readonly Buffer[]): boolean {
     if (this.ended) return true;
+    this.start();
     let ok = true;
-    for (const p of parts) ok = this.queue(p);
+    for (const p of parts) ok = this.stream.write(p);
     return ok;
   }
 
@@ -137,50 +166,20 @@ export class StreamCall<Req, Res> {
     this.finish(st.code, st.details);
   }
 
-  private queue(bytes: Buffer): boolean {
-    this.pending.push(bytes);
-    this.pendingBytes += bytes.length;
-    if (!this.flushQueued) {
-      this.flushQueued = true;
-      queueMicrotask(() => this.flush());
-    }
-    return this.stream.writableLength + this.pendingBytes < this.bufferBytes;
-  }
-
-  /** Writes what this turn queued, as one write. */
-  private flush(): void {
-    this.flushQueued = false;
-    if (this.pending.length === 0) return;
-    const parts = this.pending;
-    const bytes = this.pendingBytes;
-    this.pending = [];
-    this.pendingBytes = 0;
-    const s = this.stream;
-    if (s.destroyed) return;
-    if (!s.headersSent) this.respond();
-    s.write(parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts, bytes));
-  }
-
-  private respond(): void {
-    const s = this.stream;
-    s.respond(RESPONSE_HEADERS, { waitForTrailers: true });
-    s.once('wantTrailers', () => {
-      if (!s.destroyed) s.sendTrailers(this.trailers);
-    });
+  private start(): void {
+    if (!this.stream.responded) this.stream.respond(RESPONSE_HEADERS);
   }
 
   private finish(code: GrpcCode, details: string): void {
     if (this.ended) return;
-    this.flush();
     this.finished = true;
     this.handled(code, (performance.now() - this.startedAt) / 1000);
     const s = this.stream;
-    if (!s.headersSent) {
+    if (!s.responded) {
       trailersOnly(s, code, details);
       return;
     }
-    if (code !== GrpcCode.OK) this.trailers = errorTrailers(code, details);
-    s.end();
+    s.end(code === GrpcCode.OK ? OK_TRAILERS : errorTrailers(code, details));
   }
 }
 
@@ -195,9 +194,8 @@ type Route =
   | { type: 'bidi_stream'; method: WireMethod<unknown, unknown>; handler: BidiHandler<unknown, unknown>; handled: HandledHook };
 
 export class GrpcHttp2Server {
-  private readonly http2: http2.Http2Server;
   private readonly routes = new Map<string, Route>();
-  private readonly sessions = new Set<http2.ServerHttp2Session>();
+  private readonly connections = new Set<ServerConnection>();
   private readonly maxReceive: number;
   private readonly bufferBytes: number;
   private draining = false;
@@ -205,19 +203,6 @@ export class GrpcHttp2Server {
   constructor(o: GrpcHttp2ServerOptions) {
     this.maxReceive = o.maxReceiveBytes;
     this.bufferBytes = o.streamBufferBytes ?? DEFAULT_STREAM_BUFFER;
-    this.http2 = http2.createServer({
-      // Node's default (10 MB per session) fails busy watch connections with ENHANCE_YOUR_CALM;
-      // what bounds memory here is each stream's write buffer (write() returns false).
-      maxSessionMemory: Number.MAX_SAFE_INTEGER,
-      settings: { initialWindowSize: 1 << 20 },
-    });
-    this.http2.on('session', (session: http2.ServerHttp2Session) => {
-      this.sessions.add(session);
-      session.on('close', () => this.sessions.delete(session));
-      session.on('error', () => undefined);
-      if (this.draining) session.close();
-    });
-    this.http2.on('stream', (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => this.onStream(stream, headers));
   }
 
   unary<Req, Res>(method: WireMethod<Req, Res>, handler: UnaryHandler<Req, Res>, handled: HandledHook): void {
@@ -234,24 +219,26 @@ export class GrpcHttp2Server {
 
   /** Serves an accepted connection whose first bytes are the HTTP/2 preface. */
   connection(socket: Duplex): void {
-    this.http2.emit('connection', socket);
+    const conn = new ServerConnection(socket, { onStream: (stream, headers) => this.onStream(stream, headers) });
+    this.connections.add(conn);
+    socket.once('close', () => this.connections.delete(conn));
+    if (this.draining) conn.goaway();
   }
 
   /** Tells every client to go away (GOAWAY); calls in flight go on until they end. */
   drain(): void {
     this.draining = true;
-    for (const s of this.sessions) s.close();
+    for (const c of this.connections) c.goaway();
   }
 
   /** Cuts every connection. */
   close(): void {
     this.draining = true;
-    for (const s of this.sessions) s.destroy();
-    this.sessions.clear();
+    for (const c of this.connections) c.destroy();
+    this.connections.clear();
   }
 
-  private onStream(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders): void {
-    stream.on('error', () => undefined);
+  private onStream(stream: ServerStream, headers: HeaderFields): void {
     const path = headers[':path'] ?? '';
     const route = this.routes.get(path);
     if (!route) {
@@ -261,7 +248,7 @@ export class GrpcHttp2Server {
     }
     const ct = headers['content-type'];
     if (typeof ct !== 'string' || !ct.startsWith('application/grpc')) {
-      if (!stream.headersSent) stream.respond({ ':status': 415 }, { endStream: true });
+      stream.respond(UNSUPPORTED_MEDIA_TYPE, true);
       return;
     }
     const enc = headers['grpc-encoding'];
@@ -274,7 +261,7 @@ export class GrpcHttp2Server {
     else this.serveStream(stream, route, t0);
   }
 
-  private serveUnary(stream: http2.ServerHttp2Stream, route: Extract<Route, { type: 'unary' }>, t0: number): void {
+  private serveUnary(stream: ServerStream, route: Extract<Route, { type: 'unary' }>, t0: number): void {
     const reader = new FrameReader(this.maxReceive);
     let request: Buffer | undefined;
     let count = 0;
@@ -285,7 +272,7 @@ export class GrpcHttp2Server {
       route.handled(code, (performance.now() - t0) / 1000);
       trailersOnly(stream, code, details);
     };
-    stream.on('data', (chunk: Buffer) => {
+    stream.onData = (chunk: Buffer) => {
       if (done) return;
       try {
         reader.push(chunk, (m) => {
@@ -296,8 +283,8 @@ export class GrpcHttp2Server {
         const st = statusOf(e);
         answer(st.code, st.details);
       }
-    });
-    stream.on('end', () => {
+    };
+    stream.onEnd = () => {
       if (done) return;
       if (count !== 1 || request === undefined || reader.buffered > 0) {
         answer(GrpcCode.INTERNAL, `grpc: a unary call takes exactly one request message, got ${count}`);
@@ -316,45 +303,40 @@ export class GrpcHttp2Server {
       } catch (e) {
         p = Promise.reject(e);
       }
-      Promise.resolve(p).then(
-        (res) => {
-          if (done) return;
-          let body: Buffer;
-          try {
-            body = route.method.responseSerialize(res);
-          } catch (e) {
-            answer(GrpcCode.INTERNAL, `grpc: error while marshaling: ${(e as Error).message}`);
-            return;
-          }
-          done = true;
-          route.handled(GrpcCode.OK, (performance.now() - t0) / 1000);
-          if (stream.destroyed) return;
-          stream.respond(RESPONSE_HEADERS, { waitForTrailers: true });
-          stream.once('wantTrailers', () => {
-            if (!stream.destroyed) stream.sendTrailers(OK_TRAILERS);
-          });
-          stream.end(frameMessage(body));
-        },
-        (e: unknown) => {
-          const st = statusOf(e);
-          answer(st.code, st.details);
-        },
-      );
-    });
-    stream.on('close', () => {
+      const ok = (res: unknown): void => {
+        if (done) return;
+        let body: Buffer;
+        try {
+          body = route.method.responseSerialize(res);
+        } catch (e) {
+          answer(GrpcCode.INTERNAL, `grpc: error while marshaling: ${(e as Error).message}`);
+          return;
+        }
+        done = true;
+        route.handled(GrpcCode.OK, (performance.now() - t0) / 1000);
+        stream.respondAll(RESPONSE_HEADERS, [messagePrefix(body.length), body], OK_TRAILERS);
+      };
+      const failed = (e: unknown): void => {
+        const st = statusOf(e);
+        answer(st.code, st.details);
+      };
+      if (p instanceof Promise) p.then(ok, failed);
+      else ok(p);
+    };
+    stream.onClose = () => {
       // The client cancelled (or the connection went) before an answer.
       if (!done) {
         done = true;
         route.handled(GrpcCode.CANCELLED, (performance.now() - t0) / 1000);
       }
-    });
+    };
   }
 
-  private serveStream(stream: http2.ServerHttp2Stream, route: Exclude<Route, { type: 'unary' }>, t0: number): void {
+  private serveStream(stream: ServerStream, route: Exclude<Route, { type: 'unary' }>, t0: number): void {
     const call = new StreamCall(stream, route.method, this.bufferBytes, route.handled, t0);
     const reader = new FrameReader(this.maxReceive);
     if (route.type === 'bidi_stream') {
-      stream.on('data', (chunk: Buffer) => {
+      stream.onData = (chunk: Buffer) => {
         if (call.ended) return;
         try {
           reader.push(chunk, (m) => {
@@ -371,17 +353,17 @@ export class GrpcHttp2Server {
         } catch (e) {
           call.fail(e);
         }
-      });
-      stream.on('end', () => {
+      };
+      stream.onEnd = () => {
         if (!call.ended) call.onHalfClose();
-      });
+      };
       route.handler(call);
       return;
     }
     // A server stream: one request message, then the handler writes.
     let request: Buffer | undefined;
     let count = 0;
-    stream.on('data', (chunk: Buffer) => {
+    stream.onData = (chunk: Buffer) => {
       if (call.ended) return;
       try {
         reader.push(chunk, (m) => {
@@ -391,8 +373,8 @@ export class GrpcHttp2Server {
       } catch (e) {
         call.fail(e);
       }
-    });
-    stream.on('end', () => {
+    };
+    stream.onEnd = () => {
       if (call.ended) return;
       if (count !== 1 || request === undefined) {
         call.fail(new EtcdError(GrpcCode.INTERNAL, `grpc: a server-streaming call takes exactly one request message, got ${count}`));
@@ -406,6 +388,6 @@ export class GrpcHttp2Server {
         return;
       }
       route.handler(req, call);
-    });
+    };
   }
 }
