@@ -1,8 +1,9 @@
 // Encoding and decoding of etcd 3.4's wire messages (proto/etcd/*.proto) to and from the TS types
 // of types.ts and wire-types.ts. `encode(name, msg)` and `decode(name, buf)` cover every message
 // of the six services; the hot ones (KeyValue, Event, ResponseHeader, WatchResponse,
-// RangeResponse) use hand-written code (codec-fast.ts), the rest the schema-driven codec
-// (codec-reflect.ts). Decoded Buffers share memory with the input buffer.
+// RangeResponse: codec-fast.ts; the write requests and RangeRequest: codec-requests.ts) use
+// hand-written code, the rest the schema-driven codec (codec-reflect.ts). Decoded Buffers share
+// memory with the input buffer.
 //
 // For watch fan-out, see encodeWatchEvents / encodeWatchResponse: encode a batch once, send it to
 // many watchers; the gRPC serializers (grpc-services.ts) pass a Buffer through unchanged.
@@ -19,6 +20,20 @@ import {
   encodeResponseHeader,
   encodeWatchResponse,
 } from './codec-fast.js';
+import {
+  decodeCompare,
+  decodeDeleteRangeRequest,
+  decodePutRequest,
+  decodeRangeRequest,
+  decodeRequestOp,
+  decodeTxnRequest,
+  encodeCompare,
+  encodeDeleteRangeRequest,
+  encodePutRequest,
+  encodeRangeRequest,
+  encodeRequestOp,
+  encodeTxnRequest,
+} from './codec-requests.js';
 import { reflectCodec } from './codec-reflect.js';
 import type * as t from './types.js';
 import type * as w from './wire-types.js';
@@ -146,6 +161,12 @@ const FAST_ENCODERS: { [N in MessageName]?: Encoder<N> } = {
   ResponseHeader: encodeResponseHeader,
   WatchResponse: (res) => encodeWatchResponse(res),
   RangeResponse: encodeRangeResponse,
+  RangeRequest: encodeRangeRequest,
+  PutRequest: encodePutRequest,
+  DeleteRangeRequest: encodeDeleteRangeRequest,
+  Compare: encodeCompare,
+  RequestOp: encodeRequestOp,
+  TxnRequest: encodeTxnRequest,
 };
 
 const FAST_DECODERS: { [N in MessageName]?: Decoder<N> } = {
@@ -154,6 +175,12 @@ const FAST_DECODERS: { [N in MessageName]?: Decoder<N> } = {
   ResponseHeader: decodeResponseHeader,
   WatchResponse: decodeWatchResponse,
   RangeResponse: decodeRangeResponse,
+  RangeRequest: decodeRangeRequest,
+  PutRequest: decodePutRequest,
+  DeleteRangeRequest: decodeDeleteRangeRequest,
+  Compare: decodeCompare,
+  RequestOp: decodeRequestOp,
+  TxnRequest: decodeTxnRequest,
 };
 
 export function encode<N extends MessageName>(name: N, msg: MessageTypes[N]): Buffer {

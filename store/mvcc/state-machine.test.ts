@@ -6,6 +6,7 @@ import { Prng } from '../../common/prng.js';
 import { Errors, GrpcCode } from '../api/errors.js';
 import { AlarmAction, AlarmType, type RequestOp } from '../api/types.js';
 import { StoreStateMachine, type RaftEntryData } from './state-machine.js';
+import { newPackr } from './records.js';
 import { decodeStoreRequest, encodeStoreRequest, type StoreRequest } from './store-request.js';
 import { Harness, b, tempDir } from './test-kit.js';
 
@@ -29,7 +30,7 @@ function randomRequests(seed: number, n: number): StoreRequest[] {
   return out;
 }
 
-test('store requests round-trip through msgpackr with bigints and bytes; junk is rejected', () => {
+test('store requests round-trip with bigints and bytes (protobuf for KV, msgpack for the rest); junk is rejected', () => {
   const req: StoreRequest = {
     txn: {
       compare: [{ key: b('a'), target: 4, result: 0, lease: 0x7fffffffffffffffn }],
@@ -38,10 +39,15 @@ test('store requests round-trip through msgpackr with bigints and bytes; junk is
     },
   };
   const back = decodeStoreRequest(encodeStoreRequest(req));
-  assert.deepEqual(back, req);
-  assert.equal(typeof back.txn?.compare[0]?.lease, 'bigint');
+  assert.equal(back.txn?.compare[0]?.lease, 0x7fffffffffffffffn);
+  assert.deepEqual(back.txn?.success[0]?.requestPut?.value, Buffer.from([0, 255]));
+  assert.equal(back.txn?.success[0]?.requestPut?.lease, 5n);
+  assert.deepEqual(back.txn?.failure[0], { requestTxn: { compare: [], success: [], failure: [] } });
+  const grant = decodeStoreRequest(encodeStoreRequest({ leaseGrant: { ID: 2n ** 62n, TTL: 5 } }));
+  assert.deepEqual(grant, { leaseGrant: { ID: 2n ** 62n, TTL: 5 } });
+  const packr = newPackr();
   assert.throws(() => decodeStoreRequest(Buffer.from([0xc1])), /store request/);
-  assert.throws(() => decodeStoreRequest(encodeStoreRequest({ put: { key: 'k' as never } })), /put.key is not bytes/);
+  assert.throws(() => decodeStoreRequest(packr.pack({ put: { key: 'k' } })), /put.key is not bytes/);
   assert.throws(() => decodeStoreRequest(encodeStoreRequest({ put: { key: b('a') }, range: { key: b('a') } })), /exactly one/);
   assert.throws(() => decodeStoreRequest(encodeStoreRequest({ toString: 1 } as never)), /unknown field/);
   assert.throws(() => decodeStoreRequest(encodeStoreRequest({ leaseGrant: { ID: 5, TTL: 1 } as never })), /ID is not a 64-bit/);

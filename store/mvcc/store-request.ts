@@ -1,8 +1,24 @@
 // The Raft entry payload of the store: etcd's InternalRaftRequest, reduced to what the store
-// applies. Exactly one field is set. Encoded with msgpackr (Buffers as bin, bigint IDs as
-// 64-bit integers, so they round-trip exactly). Decoding checks the shape of every field, so a
-// damaged or foreign entry is rejected the same way on every replica instead of crashing apply.
+// applies. Exactly one field is set.
+//
+// The KV requests (put, delete range, txn, range), i.e. nearly every entry, are one kind byte
+// then etcd's own protobuf message (store/api/codec-requests.ts): the cheapest to encode on the
+// proposer and to decode on every member. Everything else (membership, leases, compaction,
+// alarms) is msgpack (Buffers as bin, bigint IDs as 64-bit integers, so they round-trip
+// exactly), as every entry was in earlier releases; a msgpack map never starts with a kind
+// byte, so both are read. Decoding checks the shape of every field, so a damaged or foreign
+// entry is rejected the same way on every replica instead of crashing apply.
 
+import {
+  decodeDeleteRangeRequest,
+  decodePutRequest,
+  decodeRangeRequest,
+  decodeTxnRequest,
+  encodeDeleteRangeRequest,
+  encodePutRequest,
+  encodeRangeRequest,
+  encodeTxnRequest,
+} from '../api/codec-requests.js';
 import type { AlarmRequest, CompactionRequest, DeleteRangeRequest, PutRequest, RangeRequest, TxnRequest } from '../api/types.js';
 import type { MemberChange } from './member-store.js';
 import { newPackr } from './records.js';
@@ -47,8 +63,52 @@ export class BadRequestError extends Error {
 
 const packr = newPackr();
 
+/** Kind bytes of the protobuf-encoded requests (msgpack maps start with 0x80-0x8f, 0xde or 0xdf). */
+const enum Kind {
+  PUT = 0x01,
+  DELETE_RANGE = 0x02,
+  TXN = 0x03,
+  RANGE = 0x04,
+}
+
+function withKind(kind: Kind, body: Buffer): Buffer {
+  const out = Buffer.allocUnsafe(1 + body.length);
+  out[0] = kind;
+  body.copy(out, 1);
+  return out;
+}
+
+/** One request as an entry payload (a Buffer of its own: the log keeps it). */
 export function encodeStoreRequest(req: StoreRequest): Buffer {
+  let n = 0;
+  for (const k in req) if (req[k as keyof StoreRequest] !== undefined) n++;
+  if (n === 1) {
+    if (req.put) return withKind(Kind.PUT, encodePutRequest(req.put));
+    if (req.txn) return withKind(Kind.TXN, encodeTxnRequest(req.txn));
+    if (req.deleteRange) return withKind(Kind.DELETE_RANGE, encodeDeleteRangeRequest(req.deleteRange));
+    if (req.range) return withKind(Kind.RANGE, encodeRangeRequest(req.range));
+  }
   return packr.pack(req);
+}
+
+function decodeKind(data: Uint8Array): StoreRequest | undefined {
+  const body = data.subarray(1);
+  try {
+    switch (data[0]) {
+      case Kind.PUT:
+        return { put: decodePutRequest(body) };
+      case Kind.TXN:
+        return { txn: decodeTxnRequest(body) };
+      case Kind.DELETE_RANGE:
+        return { deleteRange: decodeDeleteRangeRequest(body) };
+      case Kind.RANGE:
+        return { range: decodeRangeRequest(body) };
+      default:
+        return undefined;
+    }
+  } catch (e) {
+    throw new BadRequestError(`store request: undecodable (${(e as Error).message})`);
+  }
 }
 
 // ---- shape checks ----
@@ -215,6 +275,11 @@ const CHECKS: Record<keyof StoreRequest, (v: unknown, path: Path) => void> = {
 
 /** Decodes and shape-checks an entry payload; throws BadRequestError when it is not one. */
 export function decodeStoreRequest(data: Uint8Array): StoreRequest {
+  const known = data.length > 0 ? decodeKind(data) : undefined;
+  if (known) {
+    if (known.txn) checkTxn(known.txn, 'txn');
+    return known;
+  }
   let v: unknown;
   try {
     v = packr.unpack(Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength));
