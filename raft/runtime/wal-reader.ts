@@ -188,7 +188,11 @@ export function scanSegment(buf: Buffer, seg: SegmentFile, last: boolean, log: R
       if (e instanceof WalFormatError) throw new WalCorruptError(`segment ${seg.path}, frame at offset ${pos}: ${e.message}`);
       throw e;
     }
-    if (frame.entries) out.maxIndex = Math.max(out.maxIndex, (frame.entries[frame.entries.length - 1] as Entry).index);
+    if (frame.entries) {
+      out.maxIndex = Math.max(out.maxIndex, (frame.entries[frame.entries.length - 1] as Entry).index);
+      // Copied out: a view would keep the whole segment's buffer alive for as long as the entry.
+      for (const e of frame.entries) e.data = Buffer.from(e.data);
+    }
     log.apply(frame);
     pos = f.next;
   }
