@@ -27,6 +27,12 @@ export interface WatchSink {
    * taken, but the hub sends nothing more on this stream until WatchStream.resume().
    */
   send(res: WatchResponse): boolean;
+  /**
+   * Optional fast path for the most frequent response: `events` for watch `watchId` with
+   * `header`, both shared by every watcher of the same revisions and options (the same objects
+   * for all of them). The same as send() of that response, without building it.
+   */
+  sendEvents?(watchId: number, header: ResponseHeader, events: readonly Event[]): boolean;
 }
 
 export interface WatchHubOptions {
@@ -246,6 +252,8 @@ export class WatchHub {
       }
     }
     if (hits.size === 0) return;
+    // One header for every response of this batch (the sinks recognise it and encode it once).
+    let header: ResponseHeader | undefined;
     for (const [g, parts] of hits) {
       // One events array per watcher variant (prevKv, filters), shared by every watcher of it,
       // so the gRPC layer encodes it once.
@@ -283,7 +291,8 @@ export class WatchHub {
           this.toUnsynced(w, Math.max(w.minRev, first));
           continue;
         }
-        const ok = w.stream.emit(this.eventResponse(w.id, last, evs));
+        header ??= this.mkHeader(last);
+        const ok = w.stream.emitEvents(w.id, header, evs);
         w.minRev = last + 1;
         if (!ok) {
           this.slowStreamEvents++;
@@ -291,6 +300,12 @@ export class WatchHub {
         }
       }
     }
+  }
+
+  /** @internal */
+  _eventResponse(watchId: number, header: ResponseHeader, events: readonly Event[]): WatchResponse {
+    // A header of its own: a sink without the fast path may keep or change the response.
+    return { header: { ...header }, watchId, created: false, canceled: false, compactRevision: 0, cancelReason: '', fragment: false, events: events as Event[] };
   }
 
   private eventResponse(watchId: number, headerRev: number, events: readonly Event[]): WatchResponse {
@@ -536,6 +551,15 @@ export class WatchStream {
   emit(res: WatchResponse): boolean {
     if (this.isClosed) return true;
     const ok = this.sink.send(res);
+    if (!ok) this.isBlocked = true;
+    return ok;
+  }
+
+  /** @internal sends events of a synced watcher (the sink's fast path when it has one). */
+  emitEvents(watchId: number, header: ResponseHeader, events: readonly Event[]): boolean {
+    if (this.isClosed) return true;
+    const sink = this.sink;
+    const ok = sink.sendEvents ? sink.sendEvents(watchId, header, events) : sink.send(this.hub._eventResponse(watchId, header, events));
     if (!ok) this.isBlocked = true;
     return ok;
   }

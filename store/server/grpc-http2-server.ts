@@ -134,6 +134,15 @@ export class StreamCall<Req, Res> {
     return this.finished || this.stream.closed;
   }
 
+  /** Bytes written and not yet sent; write() reports full above `bufferBytes`. */
+  get bufferedBytes(): number {
+    return this.stream.bufferedBytes;
+  }
+
+  get bufferBytes(): number {
+    return this.stream.highWater;
+  }
+
   /** Sends one response (a message or its encoded bytes); false when the buffer is full. */
   write(res: Res | Buffer): boolean {
     if (this.ended) return true;

@@ -21,12 +21,15 @@ export function encodedEvents(events: readonly Event[]): Buffer {
 }
 
 let lastHeader: ResponseHeader | undefined;
+let lastHeaderObject: ResponseHeader | undefined;
 let lastHeaderField: Buffer | undefined;
 
 /** The header as WatchResponse's field 1 (tag, length, bytes); the last one is reused. */
 function headerField(h: ResponseHeader): Buffer {
+  if (h === lastHeaderObject && lastHeaderField !== undefined) return lastHeaderField;
   const l = lastHeader;
   if (l !== undefined && lastHeaderField !== undefined && l.revision === h.revision && l.raftTerm === h.raftTerm && l.memberId === h.memberId && l.clusterId === h.clusterId) {
+    lastHeaderObject = h;
     return lastHeaderField;
   }
   const body = encodeResponseHeader(h);
@@ -34,6 +37,7 @@ function headerField(h: ResponseHeader): Buffer {
   w.tag(1, WireType.LEN);
   w.bytes(body);
   lastHeader = { ...h };
+  lastHeaderObject = h;
   lastHeaderField = w.finish();
   return lastHeaderField;
 }
@@ -68,4 +72,77 @@ export function eventFrameParts(res: WatchResponse, events: Buffer): [Buffer, Bu
     w.int64(res.watchId);
   }
   return [w.finish(), events];
+}
+
+const FIRST_BATCH_BYTES = 16 * 1024;
+
+/**
+ * One stream's plain event responses of a turn, framed into one buffer: each is the 5-byte gRPC
+ * prefix, the header field, the watch_id field and the shared events bytes, copied. (Copying a
+ * few hundred bytes per watcher costs less than a Buffer object per part, and the connection
+ * would join the parts anyway.) `flushTo` gets the bytes at the end of the turn (a microtask),
+ * or earlier through flush() when something else must be written after them.
+ */
+export class EventFrameBatch {
+  private buf: Buffer | undefined;
+  private len = 0;
+  private scheduled = false;
+
+  constructor(private readonly flushTo: (bytes: Buffer) => void) {}
+
+  /** Bytes framed and not flushed yet. */
+  get bytes(): number {
+    return this.len;
+  }
+
+  add(watchId: number, header: ResponseHeader, events: Buffer): void {
+    const hf = headerField(header);
+    const idBytes = watchId !== 0 ? 1 + int64Size(watchId) : 0;
+    const n = 5 + hf.length + idBytes + events.length;
+    const b = this.reserve(n);
+    let p = this.len;
+    b[p] = 0;
+    b.writeUInt32BE(n - 5, p + 1);
+    p += 5;
+    p += hf.copy(b, p);
+    if (idBytes > 0) {
+      b[p++] = (2 << 3) | WireType.VARINT;
+      let v = watchId;
+      while (v >= 0x80) {
+        b[p++] = (v % 128) | 0x80;
+        v = Math.floor(v / 128);
+      }
+      b[p++] = v;
+    }
+    p += events.copy(b, p);
+    this.len = p;
+    if (!this.scheduled) {
+      this.scheduled = true;
+      queueMicrotask(() => this.flush());
+    }
+  }
+
+  flush(): void {
+    this.scheduled = false;
+    if (this.len === 0) return;
+    const out = (this.buf as Buffer).subarray(0, this.len);
+    this.buf = undefined;
+    this.len = 0;
+    this.flushTo(out);
+  }
+
+  /** Drops what is not flushed (the stream is gone). */
+  clear(): void {
+    this.buf = undefined;
+    this.len = 0;
+  }
+
+  private reserve(n: number): Buffer {
+    const b = this.buf;
+    if (b === undefined) return (this.buf = Buffer.allocUnsafe(Math.max(FIRST_BATCH_BYTES, n)));
+    if (this.len + n <= b.length) return b;
+    const bigger = Buffer.allocUnsafe(Math.max(2 * b.length, this.len + n));
+    b.copy(bigger, 0, 0, this.len);
+    return (this.buf = bigger);
+  }
 }

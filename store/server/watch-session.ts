@@ -5,9 +5,9 @@
 // watchers fall back to catching up from history once the client has drained.
 
 import { encodeWatchResponse } from '../api/codec.js';
-import type { WatchRequest, WatchResponse } from '../api/types.js';
+import type { Event, ResponseHeader, WatchRequest, WatchResponse } from '../api/types.js';
 import { fragmentWatchResponse } from './watch-fragments.js';
-import { encodedEvents, eventFrameParts, isPlainEventResponse } from './watch-frames.js';
+import { EventFrameBatch, encodedEvents, eventFrameParts, isPlainEventResponse } from './watch-frames.js';
 import type { WatchStream } from '../mvcc/index.js';
 import type { EtcdServer } from './etcd-server.js';
 import type { StreamCall } from './grpc-http2-server.js';
@@ -22,6 +22,10 @@ export class WatchSession {
   private readonly watches = new Map<number, WatchOptions>();
   private progressTimer: NodeJS.Timeout | undefined;
   private closed = false;
+  /** Plain event responses of this turn, framed into one buffer (see EventFrameBatch). */
+  private readonly batch: EventFrameBatch;
+  /** The hub was told the stream is full by sendEvents: it must hear when it is not. */
+  private reportedFull = false;
 
   constructor(
     private readonly server: EtcdServer,
@@ -29,7 +33,11 @@ export class WatchSession {
     private readonly fragmentLimit: number,
     progressNotifyMs: number,
   ) {
-    this.stream = server.openWatchStream({ send: (res) => this.send(res) });
+    this.batch = new EventFrameBatch((bytes) => this.flushBatch(bytes));
+    this.stream = server.openWatchStream({
+      send: (res) => this.send(res),
+      sendEvents: (watchId, header, events) => this.sendEvents(watchId, header, events),
+    });
     call.onMessage = (req) => this.onRequest(req);
     call.onDrain = () => this.stream.resume();
     call.onHalfClose = () => this.close(true);
@@ -62,9 +70,40 @@ export class WatchSession {
     }
   }
 
+  /**
+   * The hub's fast path for events of a synced watcher: framed into this turn's batch. False
+   * when the stream's buffer (what waits to be sent plus the batch) is over its limit.
+   */
+  private sendEvents(watchId: number, header: ResponseHeader, events: readonly Event[]): boolean {
+    if (this.closed) return true;
+    const enc = encodedEvents(events);
+    if (watchId < 0 || (enc.length + 64 > this.fragmentLimit && this.watches.get(watchId)?.fragment)) {
+      // Near the fragment limit (header and ID are < 64 bytes): the exact path, which fragments.
+      return this.send({ header, watchId, created: false, canceled: false, compactRevision: 0, cancelReason: '', fragment: false, events: events as Event[] });
+    }
+    this.batch.add(watchId, header, enc);
+    if (this.call.bufferedBytes + this.batch.bytes <= this.call.bufferBytes) return true;
+    this.reportedFull = true;
+    return false;
+  }
+
+  private flushBatch(bytes: Buffer): void {
+    if (this.closed) return;
+    const ok = this.call.writeFrameParts([bytes]);
+    if (ok && this.reportedFull) {
+      // The call took it all without going over its limit, so it will not report a drain.
+      this.reportedFull = false;
+      queueMicrotask(() => {
+        if (!this.closed) this.stream.resume();
+      });
+    } else if (!ok) this.reportedFull = false; // the call's onDrain resumes the stream
+  }
+
   /** Writes one hub response; false when the client's buffer is full. */
   private send(res: WatchResponse): boolean {
     if (this.closed) return true;
+    // Batched events go first: responses leave in the order the hub made them.
+    this.batch.flush();
     if (res.canceled) this.watches.delete(res.watchId);
     const enc = res.events.length > 0 ? encodedEvents(res.events) : undefined;
     if (enc !== undefined && isPlainEventResponse(res) && (enc.length + 64 <= this.fragmentLimit || !this.watches.get(res.watchId)?.fragment)) {
@@ -83,7 +122,9 @@ export class WatchSession {
 
   private close(graceful: boolean): void {
     if (this.closed) return;
+    if (graceful) this.batch.flush();
     this.closed = true;
+    this.batch.clear();
     if (this.progressTimer) clearInterval(this.progressTimer);
     this.stream.close();
     if (graceful) this.call.end();
