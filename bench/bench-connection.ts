@@ -49,6 +49,8 @@ function headerString(v: string | string[] | undefined): string | undefined {
 /** A bidirectional gRPC stream: write requests, get responses in order, end once. */
 export class BidiStream<Req, Res> {
   private onMessage: (res: Res) => void = () => undefined;
+  /** Set by handleRaw: messages are handed over undecoded. */
+  private onRaw: ((msg: Buffer) => void) | undefined;
   private onEnd: (err: Error | undefined) => void = () => undefined;
   private ended = false;
   private status: string | undefined;
@@ -70,7 +72,14 @@ export class BidiStream<Req, Res> {
         stream.close(http2.constants.NGHTTP2_PROTOCOL_ERROR);
         return;
       }
-      for (const m of msgs) this.onMessage(def.responseDeserialize(m));
+      try {
+        const raw = this.onRaw;
+        if (raw) for (const m of msgs) raw(m);
+        else for (const m of msgs) this.onMessage(def.responseDeserialize(m));
+      } catch (err) {
+        this.finish(new Error(`${def.path}: undecodable response: ${(err as Error).message}`));
+        stream.close(http2.constants.NGHTTP2_PROTOCOL_ERROR);
+      }
     });
     stream.on('close', () => {
       if (this.status === '0') this.finish(undefined);
@@ -83,6 +92,17 @@ export class BidiStream<Req, Res> {
   handle(onMessage: (res: Res) => void, onEnd: (err: Error | undefined) => void): void {
     this.onMessage = onMessage;
     this.onEnd = onEnd;
+  }
+
+  /** Like handle(), with each response message as its bytes (for callers that read them lazily). */
+  handleRaw(onRaw: (msg: Buffer) => void, onEnd: (err: Error | undefined) => void): void {
+    this.onRaw = onRaw;
+    this.onEnd = onEnd;
+  }
+
+  /** The message decoder of this stream's method (for handleRaw callers that need a whole one). */
+  decode(msg: Buffer): Res {
+    return this.def.responseDeserialize(msg);
   }
 
   write(req: Req): void {
