@@ -195,6 +195,7 @@ function fakeResult(suite: BenchResult['suite'], target: TargetName, rate: numbe
     clientMaxWorkerElu: 0.5,
     serverCpuPercent: 80,
     machineCpuPercent: 140,
+    stealCpuPercent: 3,
     latency: [0, 0.5, 0.9, 0.99, 0.999, 1].map((q, i) => ({ q, ms: (i + 1) * p99Ms / 4 })),
     ...(suite === 'apiserver-watch' ? { apiServerRssMb: rate / 100, watchersLost: 0 } : {}),
     extra: suite === 'apiserver-watch' ? { putsPerSec: 100, writesPerSecTarget: 100, apiServerRssBaseMb: 50, totalPeakRssMb: rate / 50, apiServerCpuPercent: 40 } : {},

@@ -34,6 +34,21 @@ export function processesCpuMs(pids: readonly number[]): number {
  * CPU milliseconds the whole machine has been busy so far (all cores, all processes, from
  * /proc/stat): on a shared machine, busy minus client minus server is what others took.
  */
+/**
+ * CPU ms the hypervisor gave to others while this machine wanted it (/proc/stat "steal", all
+ * cores): on a shared VM the host's other tenants slow the run down without it showing anywhere else.
+ */
+export function machineStealCpuMs(): number {
+  let line: string;
+  try {
+    line = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0] ?? '';
+  } catch {
+    return 0;
+  }
+  const steal = Number(line.trim().split(/\s+/)[8] ?? 0);
+  return Number.isFinite(steal) ? (steal * 1000) / TICKS_PER_SECOND : 0;
+}
+
 export function machineBusyCpuMs(): number {
   let line: string;
   try {

@@ -76,7 +76,7 @@ export const PROFILES: Readonly<Record<Profile['name'], Profile>> = {
     clientsPerConnection: 10,
     casKeys: 16,
     valueBytes: 256,
-    fanout: { watchers: 200, connections: 8, events: 4000, writers: 50, batch: 1, warmupEvents: 2000 },
+    fanout: { watchers: 200, connections: 8, events: 12_000, writers: 50, batch: 1, warmupEvents: 4000 },
     many: { watchers: 2000, connections: 10, events: 60_000, writers: 30, batch: 50, warmupEvents: 20_000 },
     apiWatch: { watchers: 200, writesPerSecond: 100, durationMs: 8000, pods: 50 },
     watchTimeoutMs: 30_000,

@@ -164,15 +164,16 @@ export function renderReport(res: BenchResults): string {
     `CPU in % of one core (the machine has ${m.cpus}). Client = all load-generator processes (process.cpuUsage); ` +
       'busiest worker = CPU and event-loop utilisation of the busiest one (100% / 1.0: it was the bottleneck); ' +
       "server = the target's member processes (/proc); machine = every process on the machine (/proc/stat): " +
-      'what machine has beyond client + server was taken by other work.',
+      'what machine has beyond client + server was taken by other work; steal = CPU the host gave to its other ' +
+      'tenants while this machine wanted it (a shared VM runs slower for it, and results vary).',
   );
   lines.push('');
-  lines.push('| suite | target | clients | conns | p999 ms | client CPU | busiest worker CPU / ELU | server CPU | machine CPU | notes |');
-  lines.push('|---|---|---:|---:|---:|---:|---:|---:|---:|---|');
+  lines.push('| suite | target | clients | conns | p999 ms | client CPU | busiest worker CPU / ELU | server CPU | machine CPU | steal | notes |');
+  lines.push('|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|');
   for (const s of suites) {
     for (const r of res.results.filter((x) => x.suite === s)) {
       lines.push(
-        `| ${s} | ${r.target} | ${r.clients} | ${r.connections} | ${ms(r.p999Ms)} | ${r.clientCpuPercent}% | ${r.clientMaxWorkerCpuPercent}% / ${r.clientMaxWorkerElu.toFixed(2)} | ${r.serverCpuPercent}% | ${r.machineCpuPercent}% | ${[detailNote(r), saturationNote(r, m.cpus)].filter((n) => n !== '').join('; ').replace(/\|/g, '\\|')} |`,
+        `| ${s} | ${r.target} | ${r.clients} | ${r.connections} | ${ms(r.p999Ms)} | ${r.clientCpuPercent}% | ${r.clientMaxWorkerCpuPercent}% / ${r.clientMaxWorkerElu.toFixed(2)} | ${r.serverCpuPercent}% | ${r.machineCpuPercent}% | ${r.stealCpuPercent ?? 0}% | ${[detailNote(r), saturationNote(r, m.cpus)].filter((n) => n !== '').join('; ').replace(/\|/g, '\\|')} |`,
       );
     }
   }

@@ -83,6 +83,8 @@ export interface BenchResult {
   serverCpuPercent: number;
   /** CPU of the whole machine (all processes, all cores) in % of one core: minus client and server = other load. */
   machineCpuPercent: number;
+  /** CPU the host's hypervisor took away ("steal") in % of one core: other tenants of a shared host. */
+  stealCpuPercent: number;
   latency: LatencyPoint[];
   /** apiserver-watch: peak RSS (MiB) of the process serving the Kubernetes API (for keelson the master, store included). */
   apiServerRssMb?: number;

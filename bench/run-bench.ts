@@ -1,7 +1,7 @@
-// The benchmark run: for each target, start a fresh cluster, run the suites against it with the
-// load-generator processes, stop it and remove its data; then write results.json, report.md
-// and chart.svg. A target that fails to start, or a suite that fails, is recorded as a failure
-// and the run goes on with the rest.
+// The benchmark run: start a fresh cluster of each target, run each suite against every target
+// in turn with the load-generator processes, stop the clusters and remove their data; then write
+// results.json, report.md and chart.svg. A target that fails to start, or a suite that fails, is
+// recorded as a failure and the run goes on with the rest.
 
 import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus } from 'node:os';
@@ -13,7 +13,7 @@ import { LatencyHistogram } from './histogram.js';
 import type { LoadTimes, WorkerOutcome } from './load-protocol.js';
 import { machineInfo } from './machine.js';
 import { nowNs } from './meter.js';
-import { machineBusyCpuMs, processesCpuMs } from './process-cpu.js';
+import { machineBusyCpuMs, machineStealCpuMs, processesCpuMs } from './process-cpu.js';
 import { MIB, PeakRssSampler, rssBytes } from './process-memory.js';
 import type { Profile } from './profiles.js';
 import { silentProgress, type Progress } from './progress.js';
@@ -87,6 +87,7 @@ interface CpuSample {
   server: number;
   api: number;
   machine: number;
+  steal: number;
   ns: number;
 }
 
@@ -192,6 +193,7 @@ function aggregate(
     clientMaxWorkerElu: Math.round(maxElu * 100) / 100,
     serverCpuPercent: pctOfWindow(cpuEnd.server - cpuStart.server),
     machineCpuPercent: pctOfWindow(cpuEnd.machine - cpuStart.machine),
+    stealCpuPercent: pctOfWindow(cpuEnd.steal - cpuStart.steal),
     latency: QUANTILES.map((q) => ({ q, ms: ms(hist.quantileUs(q)) })),
     ...apiFields,
     extra,
@@ -247,10 +249,10 @@ async function runSuite(
     const times: LoadTimes = { startAt, measureStart, measureEnd, giveUpAt: event ? measureEnd : measureEnd + GIVE_UP_AFTER_MS * 1e6 };
 
     // Server and machine CPU over the same window the workers measure.
-    let atStart: CpuSample = { server: 0, api: 0, machine: 0, ns: 0 };
+    let atStart: CpuSample = { server: 0, api: 0, machine: 0, steal: 0, ns: 0 };
     let atEnd: CpuSample | undefined;
     const apiPids = api ? [api.pid] : [];
-    const sample = (): CpuSample => ({ server: processesCpuMs(pids), api: processesCpuMs(apiPids), machine: machineBusyCpuMs(), ns: nowNs() });
+    const sample = (): CpuSample => ({ server: processesCpuMs(pids), api: processesCpuMs(apiPids), machine: machineBusyCpuMs(), steal: machineStealCpuMs(), ns: nowNs() });
     const startTimer = setTimeout(() => (atStart = sample()), (measureStart - nowNs()) / 1e6);
     const endTimer = event ? undefined : setTimeout(() => (atEnd = sample()), (measureEnd - nowNs()) / 1e6);
     const unit = event ? 'events' : 'ops';
@@ -291,7 +293,7 @@ function summaryLine(r: BenchResult): string {
   const rate = r.eventsPerSec !== undefined ? `${fmtRate(r.eventsPerSec)} events/s` : `${fmtRate(r.opsPerSec ?? 0)} ops/s`;
   const errs = r.errors > 0 ? `, ${r.errors} errors (${r.errorSamples[0]})` : '';
   const mem = r.apiServerRssMb !== undefined ? `, API server RSS ${r.apiServerRssMb} MB, ${r.watchersLost ?? 0} watchers lost` : '';
-  return `${rate}${mem}, p50 ${r.p50Ms} ms, p99 ${r.p99Ms} ms, CPU: client ${r.clientCpuPercent}% (busiest worker ${r.clientMaxWorkerCpuPercent}%), server ${r.serverCpuPercent}%, machine ${r.machineCpuPercent}%${errs}`;
+  return `${rate}${mem}, p50 ${r.p50Ms} ms, p99 ${r.p99Ms} ms, CPU: client ${r.clientCpuPercent}% (busiest worker ${r.clientMaxWorkerCpuPercent}%), server ${r.serverCpuPercent}%, machine ${r.machineCpuPercent}% (host steal ${r.stealCpuPercent}%)${errs}`;
 }
 
 /**
@@ -312,37 +314,40 @@ export async function runBench(opts: BenchOptions): Promise<BenchResults> {
   const results: BenchResult[] = [];
   const failures: BenchFailure[] = [];
   const pool = WorkerPool.start(workers);
+  // Every target is started first; then each suite runs on each target in turn. A shared
+  // machine's speed drifts over minutes (other tenants of the host), and interleaving puts the
+  // targets' runs of a suite within the same minute or two, so the drift hits both alike. An
+  // idle cluster's own background work (heartbeats) is a fraction of a percent of a core.
+  const running: { name: TargetName; label: string; target: RunningTarget }[] = [];
   try {
     for (const targetName of opts.targets) {
       const label = `[${targetName} x${opts.members}]`;
       progress.status(`${label} starting ${opts.members} member${opts.members > 1 ? 's' : ''}`);
-      let target: RunningTarget;
       try {
-        target = await startTarget(targetName, opts.members, { kubernetesApi: opts.suites.includes('apiserver-watch') });
+        const target = await startTarget(targetName, opts.members, { kubernetesApi: opts.suites.includes('apiserver-watch') });
+        running.push({ name: targetName, label, target });
+        progress.note(`${label} started (leader ${target.leaderEndpoint}, data in ${target.dir})`);
       } catch (err) {
         const message = (err as Error).message;
         failures.push({ target: targetName, message });
         progress.note(`${label} could not start: ${message.split('\n')[0]}`);
-        continue;
       }
-      progress.note(`${label} started (leader ${target.leaderEndpoint}, data in ${target.dir})`);
-      try {
-        for (const suite of runOrder(opts.suites)) {
-          try {
-            const r = await runSuite(suite, target, pool, opts.profile, progress, label);
-            results.push(r);
-            progress.note(`${label} ${suite}: ${summaryLine(r)}`);
-          } catch (err) {
-            const message = (err as Error).message;
-            failures.push({ target: targetName, suite, message });
-            progress.note(`${label} ${suite}: FAILED: ${message}`);
-          }
+    }
+    for (const suite of runOrder(opts.suites)) {
+      for (const { name, label, target } of running) {
+        try {
+          const r = await runSuite(suite, target, pool, opts.profile, progress, label);
+          results.push(r);
+          progress.note(`${label} ${suite}: ${summaryLine(r)}`);
+        } catch (err) {
+          const message = (err as Error).message;
+          failures.push({ target: name, suite, message });
+          progress.note(`${label} ${suite}: FAILED: ${message}`);
         }
-      } finally {
-        await target.stop();
       }
     }
   } finally {
+    for (const { target } of running) await target.stop().catch(() => undefined);
     await pool.stop();
     progress.done();
   }
