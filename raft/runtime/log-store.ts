@@ -10,6 +10,7 @@
 
 import { existsSync, promises as fsp } from 'node:fs';
 import { dirname } from 'node:path';
+import { keepBytes } from '../../common/byte-slab.js';
 import { MemoryStorage } from '../core/memory-storage.js';
 import type { ConfState, Entry, HardState, SnapshotMetadata } from '../core/types.js';
 import { isLegacyLevelLog, readLegacyLevelLog } from './legacy-level-log.js';
@@ -96,7 +97,9 @@ export class RaftLogStore {
       // Segments holding only the replaced log can go.
       this.wal.releaseTo(req.snapshot.index);
     }
-    mem.append(req.entries);
+    // The in-memory log keeps entries until the next compaction: their data is copied out of
+    // whatever it came in (a peer's network read, the proposer's encode buffer).
+    if (req.entries.length > 0) mem.append(req.entries.map((e) => ({ term: e.term, index: e.index, type: e.type, data: keepBytes(e.data) })));
     if (req.hardState) mem.setHardState(req.hardState);
   }
 

@@ -5,6 +5,7 @@
 // and every write touch no disk); older values are read from the recent history or from level.
 
 import { invariant } from '../../common/assert.js';
+import { keepBytes } from '../../common/byte-slab.js';
 import { Errors } from '../api/errors.js';
 import { EventType, type Event, type KeyValue } from '../api/types.js';
 import type { Backend } from './backend.js';
@@ -52,10 +53,8 @@ export function inRange(k: string, key: string, end: RangeEnd): boolean {
   return k >= key && (end === '' || k < end);
 }
 
-/** A value that is a small view into a much larger buffer is copied, so it does not pin it. */
-export function ownBytes(b: Buffer): Buffer {
-  return b.buffer.byteLength > 2 * b.length + 4096 ? Buffer.from(b) : b;
-}
+/** Keys and latest values live as long as their key does: copied into long-lived slabs. */
+export const ownBytes = keepBytes;
 
 /** A revision to read from history (not in memory when the range was planned). */
 interface HistoryRef {
