@@ -4,7 +4,7 @@
 // listeners, header objects and several crossings between JS and nghttp2), and a response's
 // trailers leave one event-loop turn after its data, so every unary answer took two socket
 // writes and woke the client twice. Measured on the put path, node:http2 and its streams were a
-// third of a busy member's main-thread time (bench/README.md, performance log entry 11). This
+// third of a busy member's main-thread time (bench/README.md, performance log entry 10). This
 // implements what gRPC uses of HTTP/2 and nothing else: no server push, no priorities (parsed
 // and ignored), no TLS, no HTTP/1.1 upgrade.
 //
