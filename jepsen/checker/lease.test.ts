@@ -71,3 +71,13 @@ test('a keep-alive that succeeds after the lease must have expired is a resurrec
   const res = check([grant(0), put(20), keepalive(500), keepalive(20_000)]);
   assert.deepEqual(types(res), ['lease-resurrected']);
 });
+
+test('an outage the history shows (no lease write succeeds for a while) restarts the expiry clock like a fault', () => {
+  // Other keys' lease writes every 400 ms keep the cluster visibly available: the late read is found.
+  const busy = Array.from({ length: 25 }, (_, i) => put(600 + 400 * i, `other${i}`));
+  assert.deepEqual(types(check([grant(0), put(20), keepalive(500), ...busy, read(10_000, true)])), ['expired-key-visible']);
+  // Nothing commits from 30 to 8,500 (the cluster stayed down after its fault healed): the
+  // expiry clock starts again at 8,500, so the key may still be there at 10,000.
+  const res = check([grant(0), put(20), keepalive(500), put(8500, 'other'), read(10_000, true)]);
+  assert.equal(res.valid, true, JSON.stringify(res.anomalies));
+});

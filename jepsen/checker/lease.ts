@@ -8,7 +8,9 @@
 //    revoke completed, and an expired lease's keys are gone for reads invoked well after the
 //    last renewal attempt (TTL + a grace period). A leader change legitimately extends leases
 //    (etcd refreshes them on promotion), so the expiry clock restarts when a fault ends: pass
-//    the run's fault periods. A lease renewed, or a key put under it, after it was revoked or
+//    the run's fault periods. It also restarts after an outage the history shows (no lease write
+//    succeeded for outageGapMs): an expiry is a revoke through Raft, which cannot happen while
+//    nothing commits, and the cluster may stay unavailable well after the nemesis healed it. A lease renewed, or a key put under it, after it was revoked or
 //    had expired is resurrected.
 //
 // Operations as the lease workload records them (lease ids as decimal strings):
@@ -42,6 +44,8 @@ export interface LeaseOptions {
   expiryGraceMs?: number;
   /** Fault periods of the run: the expiry clock restarts when one ends. */
   faults?: readonly FaultPeriod[];
+  /** A gap this long between successful lease writes counts as an outage, like a fault. Default 1000. */
+  outageGapMs?: number;
   /** Bound on anomalies reported (the count stays exact). Default 50. */
   maxReported?: number;
 }
@@ -77,10 +81,24 @@ const leaseOf = (v: Json): string | undefined => {
 };
 const ttlOf = (op: Operation): number | undefined => (isJsonObject(op.result) && typeof op.result.ttl === 'number' ? op.result.ttl : undefined);
 
+const LEASE_WRITES = new Set(['lease-grant', 'lease-put', 'lease-revoke', 'lease-delete']);
+
+/** Periods in which no lease write succeeded for longer than `gapMs` (from one completion to the next). */
+export function outages(ops: readonly Operation[], gapMs: number): FaultPeriod[] {
+  const ends = ops.filter((op) => op.type === 'ok' && LEASE_WRITES.has(op.f) && Number.isFinite(op.end)).map((op) => op.end).sort((a, b) => a - b);
+  const out: FaultPeriod[] = [];
+  for (let i = 1; i < ends.length; i++) {
+    const a = ends[i - 1] as number;
+    const b = ends[i] as number;
+    if (b - a > gapMs) out.push({ kind: 'outage', targets: [], start: a, end: b, startIndex: -1 });
+  }
+  return out;
+}
+
 export function checkLease(ops: readonly Operation[], o: LeaseOptions = {}): LeaseResult {
   const margin = o.marginMs ?? 0;
   const grace = o.expiryGraceMs ?? 5000;
-  const faults = o.faults ?? [];
+  const faults: FaultPeriod[] = [...(o.faults ?? []), ...outages(ops, o.outageGapMs ?? 1000)];
   const anomalies: LeaseAnomaly[] = [];
   const reported = new Set<string>();
   let anomalyCount = 0;
