@@ -22,7 +22,8 @@ const T_EVENTS = (11 << 3) | WireType.LEN;
 const T_EVENT_KV = (2 << 3) | WireType.LEN;
 const T_KV_VALUE = (5 << 3) | WireType.LEN;
 
-const STAMP_BYTES = 8;
+/** The send time at the start of every value the watch suites write (a float64, hrtime ns). */
+export const STAMP_BYTES = 8;
 
 /**
  * Scans one WatchResponse. `onEvent` gets each event's send time (a float64 read from the

@@ -17,12 +17,11 @@ import type { BenchConnection, WatchStream } from './bench-connection.js';
 import { prefixEnd } from './closed-loop-suites.js';
 import type { LoadTimes, SuiteTask, WorkerOutcome } from './load-protocol.js';
 import { nowNs, sleepUntilNs, type Meter } from './meter.js';
-import { scanWatchResponse } from './watch-scan.js';
+import { STAMP_BYTES, scanWatchResponse } from './watch-scan.js';
 
 /** Bound on watchers per stream (RemoteKV keeps the same one). */
 export const MAX_WATCHERS_PER_STREAM = 10_000;
 const CREATE_TIMEOUT_MS = 60_000;
-const STAMP_BYTES = 8;
 /** watch-fanout writes go round this many keys under the watched prefix. */
 export const FANOUT_KEYS = 1000;
 

@@ -275,3 +275,26 @@ export class ProtoReader {
     if (this.pos > this.end) throw new ProtoDecodeError('truncated fixed-width field');
   }
 }
+
+// ---- message readers ----
+
+/** Reads one message (between r.pos and `end`, unknown fields skipped). `arg` is passed through (e.g. a nesting depth). */
+export type MessageReader<T, A = undefined> = (r: ProtoReader, end: number, arg: A) => T;
+
+/** Reads the length-delimited sub-message at r.pos with `read`, which cannot read past it. */
+export function readSubMessage<T, A>(r: ProtoReader, read: MessageReader<T, A>, arg: A): T {
+  const end = r.delimited();
+  const outer = r.end;
+  r.end = end;
+  const v = read(r, end, arg);
+  r.end = outer;
+  return v;
+}
+
+/** Reads all of `buf` as one message. */
+export function readMessage<T, A>(buf: Uint8Array, read: MessageReader<T, A>, arg: A): T {
+  const r = new ProtoReader(buf);
+  const v = read(r, buf.length, arg);
+  if (r.pos !== buf.length) throw new ProtoDecodeError('field runs past the end of the message');
+  return v;
+}

@@ -10,7 +10,7 @@
 // a payload is never empty).
 
 import { crc32 } from 'node:zlib';
-import { ProtoDecodeError, ProtoReader, ProtoWriter, WireType, int64Size, varint32Size } from '../../common/proto-wire.js';
+import { ProtoDecodeError, ProtoReader, ProtoWriter, WireType, int64Size, readSubMessage, varint32Size } from '../../common/proto-wire.js';
 import type { ConfState, Entry, EntryType, HardState, SnapshotMetadata } from '../core/types.js';
 
 export const FRAME_HEADER_BYTES = 8;
@@ -222,8 +222,13 @@ function readIds(r: ProtoReader, wire: number, out: number[]): void {
     out.push(r.uint64());
     return;
   }
-  const end = r.delimited();
-  while (r.pos < end) out.push(r.uint64());
+  readSubMessage(
+    r,
+    (rr, end) => {
+      while (rr.pos < end) out.push(rr.uint64());
+    },
+    undefined,
+  );
 }
 
 function readConfState(r: ProtoReader, end: number): ConfState {
@@ -249,7 +254,7 @@ function readMetadata(r: ProtoReader, end: number): SnapshotMetadata {
         md.term = r.uint64();
         break;
       case tag(3, WireType.LEN):
-        md.confState = readConfState(r, r.delimited());
+        md.confState = readSubMessage(r, readConfState, undefined);
         break;
       default:
         r.skip(t & 7);
@@ -330,24 +335,24 @@ export function decodePayload(payload: Uint8Array): LogFrame {
       const t = r.tag();
       switch (t) {
         case tag(1, WireType.LEN):
-          f.identity = readIdentity(r, r.delimited());
+          f.identity = readSubMessage(r, readIdentity, undefined);
           break;
         case tag(2, WireType.VARINT):
           f.reset = r.bool();
           break;
         case tag(3, WireType.LEN):
-          f.snapshot = readMetadata(r, r.delimited());
+          f.snapshot = readSubMessage(r, readMetadata, undefined);
           break;
         case tag(4, WireType.LEN): {
-          const [index, term] = readPair(r, r.delimited());
+          const [index, term] = readSubMessage(r, readPair, undefined);
           f.compacted = { index, term };
           break;
         }
         case tag(5, WireType.LEN):
-          entries.push(readEntry(r, r.delimited()));
+          entries.push(readSubMessage(r, readEntry, undefined));
           break;
         case tag(6, WireType.LEN): {
-          const [term, vote, commit] = readPair(r, r.delimited());
+          const [term, vote, commit] = readSubMessage(r, readPair, undefined);
           f.hardState = { term, vote, commit };
           break;
         }

@@ -10,6 +10,7 @@
 // could lose entries this member acknowledged.
 
 import { promises as fsp } from 'node:fs';
+import { keepBytes } from '../../common/byte-slab.js';
 import { join } from 'node:path';
 import type { Entry, HardState, SnapshotMetadata } from '../core/types.js';
 import { FRAME_ALIGN, FRAME_HEADER_BYTES, MAX_FRAME_PAYLOAD, WalFormatError, decodePayload, frameBytes, frameChecksum, type LogFrame, type LogIdentity, type LogPosition } from './wal-frame.js';
@@ -53,8 +54,25 @@ export interface SegmentScan {
   dirtyTail: boolean;
 }
 
+/** What the frames say of the log besides its entries (every new segment starts with it). */
+export interface LogState {
+  identity: LogIdentity | undefined;
+  hardState: HardState | undefined;
+  snapshot: SnapshotMetadata | undefined;
+  compacted: LogPosition;
+}
+
+/** Applies what frame `f` says of the state (not its entries). */
+export function applyToState(st: LogState, f: LogFrame): void {
+  if (f.identity) st.identity = f.identity;
+  if (f.reset && f.snapshot) st.compacted = { index: f.snapshot.index, term: f.snapshot.term };
+  if (f.snapshot) st.snapshot = f.snapshot;
+  if (f.compacted && f.compacted.index > st.compacted.index) st.compacted = f.compacted;
+  if (f.hardState) st.hardState = f.hardState;
+}
+
 /** The log as its frames describe it. */
-export class ReplayedLog {
+export class ReplayedLog implements LogState {
   identity: LogIdentity | undefined;
   hardState: HardState | undefined;
   snapshot: SnapshotMetadata | undefined;
@@ -66,17 +84,13 @@ export class ReplayedLog {
   private hole: { missing: number; next: number } | undefined;
 
   apply(f: LogFrame): void {
-    if (f.identity) this.identity = f.identity;
     if (f.reset && f.snapshot) {
       this.hole = undefined;
       this.entries = [];
       this.base = f.snapshot.index + 1;
-      this.compacted = { index: f.snapshot.index, term: f.snapshot.term };
     }
-    if (f.snapshot) this.snapshot = f.snapshot;
-    if (f.compacted && f.compacted.index > this.compacted.index) this.compacted = f.compacted;
+    applyToState(this, f);
     if (f.entries) this.appendEntries(f.entries);
-    if (f.hardState) this.hardState = f.hardState;
   }
 
   private appendEntries(ents: readonly Entry[]): void {
@@ -191,7 +205,7 @@ export function scanSegment(buf: Buffer, seg: SegmentFile, last: boolean, log: R
     if (frame.entries) {
       out.maxIndex = Math.max(out.maxIndex, (frame.entries[frame.entries.length - 1] as Entry).index);
       // Copied out: a view would keep the whole segment's buffer alive for as long as the entry.
-      for (const e of frame.entries) e.data = Buffer.from(e.data);
+      for (const e of frame.entries) e.data = keepBytes(e.data);
     }
     log.apply(frame);
     pos = f.next;

@@ -23,7 +23,7 @@ import { join } from 'node:path';
 import { invariant } from '../../common/assert.js';
 import type { Entry } from '../core/types.js';
 import { encodeFrame, frameBytes, payloadSize, type LogFrame } from './wal-frame.js';
-import { ReplayedLog, readWal, segmentName, type SegmentScan } from './wal-reader.js';
+import { ReplayedLog, applyToState, readWal, segmentName, type LogState, type SegmentScan } from './wal-reader.js';
 
 export const DEFAULT_SEGMENT_BYTES = 64 * 1024 * 1024;
 /** Zero-fill this much at a time, when less than half of it is left ahead of the writer. */
@@ -97,13 +97,6 @@ interface Segment {
   fillFd: number;
 }
 
-/** The state every new segment starts with (a frame of its own). */
-interface HeadState {
-  identity: LogFrame['identity'];
-  hardState: LogFrame['hardState'];
-  snapshot: LogFrame['snapshot'];
-  compacted: LogFrame['compacted'];
-}
 
 export class Wal {
   private cur: Segment;
@@ -122,7 +115,8 @@ export class Wal {
     private readonly segmentBytes: number,
     cur: Segment,
     older: { seq: number; path: string; maxIndex: number }[],
-    private readonly head: HeadState,
+    /** The state every new segment starts with (a frame of its own). */
+    private readonly head: LogState,
   ) {
     this.cur = cur;
     this.older = older;
@@ -135,7 +129,7 @@ export class Wal {
     invariant(segmentBytes >= 4096, () => `WAL segment size ${segmentBytes} is below 4096 bytes`);
     await fsp.mkdir(dir, { recursive: true });
     const { log, segments } = await readWal(dir);
-    const head: HeadState = { identity: log.identity, hardState: log.hardState, snapshot: log.snapshot, compacted: log.compacted.index > 0 ? log.compacted : undefined };
+    const head: LogState = { identity: log.identity, hardState: log.hardState, snapshot: log.snapshot, compacted: log.compacted };
     const last = segments[segments.length - 1];
     let cur: Segment;
     if (!last) {
@@ -189,7 +183,7 @@ export class Wal {
         seg.maxIndex = Math.max(seg.maxIndex, last);
         this.lastIndexWritten = last;
       }
-      this.remember(f);
+      applyToState(this.head, f);
       this.maybeFill();
     } catch (e) {
       this.failed = e as Error;
@@ -197,15 +191,6 @@ export class Wal {
     } finally {
       this.appending = false;
     }
-  }
-
-  private remember(f: LogFrame): void {
-    const h = this.head;
-    if (f.identity) h.identity = f.identity;
-    if (f.hardState) h.hardState = f.hardState;
-    if (f.snapshot) h.snapshot = f.snapshot;
-    if (f.reset && f.snapshot) h.compacted = { index: f.snapshot.index, term: f.snapshot.term };
-    if (f.compacted && f.compacted.index > (h.compacted?.index ?? 0)) h.compacted = f.compacted;
   }
 
   /** Starts the next segment with the state as its first frame. */
@@ -217,7 +202,7 @@ export class Wal {
     const state: LogFrame = {};
     if (h.identity) state.identity = h.identity;
     if (h.snapshot) state.snapshot = h.snapshot;
-    if (h.compacted) state.compacted = h.compacted;
+    if (h.compacted.index > 0) state.compacted = h.compacted;
     if (h.hardState) state.hardState = h.hardState;
     if (payloadSize(state) > 0) {
       const buf = encodeFrame(state, seg.seq, 0);

@@ -8,7 +8,7 @@
 // head and copies those bytes, because a protobuf message is the concatenation of its fields.
 
 import { invariant } from '../../common/assert.js';
-import { ProtoDecodeError, ProtoReader, ProtoWriter, WireType, bigint64Size, int64Size, varint32Size } from '../../common/proto-wire.js';
+import { ProtoReader, ProtoWriter, WireType, bigint64Size, int64Size, readMessage, readSubMessage, varint32Size } from '../../common/proto-wire.js';
 import type { Event, KeyValue, RangeResponse, ResponseHeader, WatchResponse } from './types.js';
 
 const EMPTY = Buffer.alloc(0);
@@ -294,12 +294,7 @@ function zeroHeader(): ResponseHeader {
 }
 
 function readSub<T>(r: ProtoReader, read: (r: ProtoReader, end: number) => T): T {
-  const end = r.delimited();
-  const outer = r.end;
-  r.end = end;
-  const v = read(r, end);
-  r.end = outer;
-  return v;
+  return readSubMessage(r, read, undefined);
 }
 
 function readHeader(r: ProtoReader, end: number): ResponseHeader {
@@ -386,10 +381,7 @@ function readEvent(r: ProtoReader, end: number): Event {
 }
 
 function whole<T>(buf: Uint8Array, read: (r: ProtoReader, end: number) => T): T {
-  const r = new ProtoReader(buf);
-  const v = read(r, buf.length);
-  if (r.pos !== buf.length) throw new ProtoDecodeError('field runs past the end of the message');
-  return v;
+  return readMessage(buf, read, undefined);
 }
 
 export function decodeResponseHeader(buf: Uint8Array): ResponseHeader {

@@ -6,7 +6,7 @@
 // fields decode to zero values, oneof members stay absent unless set, zero values are not
 // written except oneof members (their presence is the information).
 
-import { ProtoDecodeError, ProtoReader, ProtoWriter, WireType, bigint64Size, int64Size, varint32Size } from '../../common/proto-wire.js';
+import { ProtoDecodeError, ProtoReader, ProtoWriter, WireType, bigint64Size, int64Size, readMessage, readSubMessage, varint32Size, type MessageReader } from '../../common/proto-wire.js';
 import type { Compare, DeleteRangeRequest, PutRequest, RangeRequest, RequestOp, TxnRequest } from './types.js';
 
 const EMPTY = Buffer.alloc(0);
@@ -239,14 +239,8 @@ export const encodeTxnRequest = (t: TxnRequest): Buffer => encodeWith(t, (x) => 
 
 // ---- readers ----
 
-function sub<T>(r: ProtoReader, read: (r: ProtoReader, end: number, depth: number) => T, depth: number): T {
-  const end = r.delimited();
-  const outer = r.end;
-  r.end = end;
-  const v = read(r, end, depth);
-  r.end = outer;
-  return v;
-}
+// Readers take the txn nesting depth as their pass-through argument.
+const sub = readSubMessage;
 
 function readRange(r: ProtoReader, end: number): RangeRequest {
   const m: Required<RangeRequest> = {
@@ -464,12 +458,7 @@ function readTxn(r: ProtoReader, end: number, depth: number): TxnRequest {
   return m;
 }
 
-function whole<T>(buf: Uint8Array, read: (r: ProtoReader, end: number, depth: number) => T): T {
-  const r = new ProtoReader(buf);
-  const v = read(r, buf.length, 0);
-  if (r.pos !== buf.length) throw new ProtoDecodeError('field runs past the end of the message');
-  return v;
-}
+const whole = <T>(buf: Uint8Array, read: MessageReader<T, number>): T => readMessage(buf, read, 0);
 
 export const decodeRangeRequest = (b: Uint8Array): RangeRequest => whole(b, readRange);
 export const decodePutRequest = (b: Uint8Array): PutRequest => whole(b, readPut);

@@ -53,8 +53,7 @@ export function inRange(k: string, key: string, end: RangeEnd): boolean {
   return k >= key && (end === '' || k < end);
 }
 
-/** Keys and latest values live as long as their key does: copied into long-lived slabs. */
-export const ownBytes = keepBytes;
+
 
 /** A revision to read from history (not in memory when the range was planned). */
 interface HistoryRef {
@@ -399,12 +398,13 @@ export class WriteTxn {
     const prev = ki?.latest;
     const oldLease = prev !== undefined ? s.leases.getLease(keyStr) : NO_LEASE;
     if (ki === undefined) {
-      ki = new KeyIndex(ownBytes(key), keyStr);
+      // Kept as long as the key lives: copied into a long-lived slab.
+      ki = new KeyIndex(keepBytes(key), keyStr);
       s.index.set(keyStr, ki);
     }
     const kv: KeyValue = {
       key: ki.key,
-      value: ownBytes(value),
+      value: keepBytes(value),
       createRevision: prev !== undefined ? prev.createRevision : rev,
       modRevision: rev,
       version: prev !== undefined ? prev.version + 1 : 1,

@@ -302,23 +302,13 @@ export class WatchHub {
     }
   }
 
-  /** @internal */
+  /** @internal an event response with this header (the caller's to share or not) */
   _eventResponse(watchId: number, header: ResponseHeader, events: readonly Event[]): WatchResponse {
-    // A header of its own: a sink without the fast path may keep or change the response.
-    return { header: { ...header }, watchId, created: false, canceled: false, compactRevision: 0, cancelReason: '', fragment: false, events: events as Event[] };
+    return { header, watchId, created: false, canceled: false, compactRevision: 0, cancelReason: '', fragment: false, events: events as Event[] };
   }
 
   private eventResponse(watchId: number, headerRev: number, events: readonly Event[]): WatchResponse {
-    return {
-      header: this.mkHeader(headerRev),
-      watchId,
-      created: false,
-      canceled: false,
-      compactRevision: 0,
-      cancelReason: '',
-      fragment: false,
-      events: events as Event[],
-    };
+    return this._eventResponse(watchId, this.mkHeader(headerRev), events);
   }
 
   // ---- membership ----
@@ -559,7 +549,8 @@ export class WatchStream {
   emitEvents(watchId: number, header: ResponseHeader, events: readonly Event[]): boolean {
     if (this.isClosed) return true;
     const sink = this.sink;
-    const ok = sink.sendEvents ? sink.sendEvents(watchId, header, events) : sink.send(this.hub._eventResponse(watchId, header, events));
+    // A header of its own for the slow path: a sink without sendEvents may keep or change it.
+    const ok = sink.sendEvents ? sink.sendEvents(watchId, header, events) : sink.send(this.hub._eventResponse(watchId, { ...header }, events));
     if (!ok) this.isBlocked = true;
     return ok;
   }

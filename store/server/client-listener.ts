@@ -6,7 +6,10 @@ import { createServer as createHttpServer, type IncomingMessage, type ServerResp
 import { createServer, type Server, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 
-const PREFACE = Buffer.from('PRI * HTTP/2.0');
+import { CONNECTION_PREFACE } from './http2/frames.js';
+
+// Enough of the preface to tell HTTP/2 from an HTTP/1.1 request line.
+const PREFACE = CONNECTION_PREFACE.subarray(0, 14);
 
 export type HttpHandler = (req: IncomingMessage, res: ServerResponse) => void;
 

@@ -152,16 +152,11 @@ export class StreamCall<Req, Res> {
     return this.stream.write(body);
   }
 
-  /**
-   * Sends one response given as the parts of its gRPC frame (5-byte prefix included), e.g. a
-   * header of its own and events bytes shared with other calls; false when the buffer is full.
-   */
-  writeFrameParts(parts: readonly Buffer[]): boolean {
+  /** Sends responses already framed (5-byte prefixes included); false when the buffer is full. */
+  writeFramed(bytes: Buffer): boolean {
     if (this.ended) return true;
     this.start();
-    let ok = true;
-    for (const p of parts) ok = this.stream.write(p);
-    return ok;
+    return this.stream.write(bytes);
   }
 
   /** Ends the call with OK. */

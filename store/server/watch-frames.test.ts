@@ -7,7 +7,7 @@ import { Prng } from '../../common/prng.js';
 import { encodeWatchResponse } from '../api/codec.js';
 import { EventType, type Event, type WatchResponse } from '../api/types.js';
 import { frameMessage } from './grpc-frames.js';
-import { encodedEvents, eventFrameParts, isPlainEventResponse } from './watch-frames.js';
+import { EventFrameBatch, encodedEvents, isPlainEventResponse } from './watch-frames.js';
 
 function bytes(p: Prng, max: number): Buffer {
   const b = Buffer.alloc(p.int(max + 1));
@@ -22,7 +22,7 @@ function event(p: Prng): Event {
   return ev;
 }
 
-test('event frames from shared parts equal encodeWatchResponse framed', () => {
+test('event frames from shared parts (one batch per response here) equal encodeWatchResponse framed', () => {
   for (let seed = 1; seed <= 200; seed++) {
     const p = new Prng(seed);
     const events = Array.from({ length: 1 + p.int(5) }, () => event(p));
@@ -31,7 +31,10 @@ test('event frames from shared parts equal encodeWatchResponse framed', () => {
       const res: WatchResponse = { header, watchId, created: false, canceled: false, compactRevision: 0, cancelReason: '', fragment: false, events };
       assert.ok(isPlainEventResponse(res));
       const want = frameMessage(encodeWatchResponse(res));
-      const got = Buffer.concat(eventFrameParts(res, encodedEvents(events)));
+      let got = Buffer.alloc(0);
+      const batch = new EventFrameBatch((b) => (got = Buffer.from(b)));
+      batch.add(watchId, header, encodedEvents(events));
+      batch.flush();
       assert.ok(got.equals(want), `seed ${seed} watch ${watchId}`);
     }
   }

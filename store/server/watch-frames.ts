@@ -55,25 +55,6 @@ export function isPlainEventResponse(res: WatchResponse): boolean {
   );
 }
 
-/**
- * A plain event response as frame parts: [prefix + header + watch_id] and the shared events
- * bytes. Their concatenation is the gRPC frame of encodeWatchResponse(res).
- */
-export function eventFrameParts(res: WatchResponse, events: Buffer): [Buffer, Buffer] {
-  const hf = headerField(res.header);
-  const idBytes = res.watchId !== 0 ? 1 + int64Size(res.watchId) : 0;
-  const w = new ProtoWriter(5 + hf.length + idBytes);
-  w.buf[0] = 0;
-  w.buf.writeUInt32BE(hf.length + idBytes + events.length, 1);
-  w.pos = 5;
-  w.raw(hf);
-  if (idBytes > 0) {
-    w.tag(2, WireType.VARINT);
-    w.int64(res.watchId);
-  }
-  return [w.finish(), events];
-}
-
 const FIRST_BATCH_BYTES = 16 * 1024;
 
 /**
@@ -106,13 +87,11 @@ export class EventFrameBatch {
     p += 5;
     p += hf.copy(b, p);
     if (idBytes > 0) {
-      b[p++] = (2 << 3) | WireType.VARINT;
-      let v = watchId;
-      while (v >= 0x80) {
-        b[p++] = (v % 128) | 0x80;
-        v = Math.floor(v / 128);
-      }
-      b[p++] = v;
+      const w = new ProtoWriter(idBytes, b, p);
+      w.tag(2, WireType.VARINT);
+      w.int64(watchId);
+      w.finish();
+      p += idBytes;
     }
     p += events.copy(b, p);
     this.len = p;

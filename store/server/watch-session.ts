@@ -7,7 +7,7 @@
 import { encodeWatchResponse } from '../api/codec.js';
 import type { Event, ResponseHeader, WatchRequest, WatchResponse } from '../api/types.js';
 import { fragmentWatchResponse } from './watch-fragments.js';
-import { EventFrameBatch, encodedEvents, eventFrameParts, isPlainEventResponse } from './watch-frames.js';
+import { EventFrameBatch, encodedEvents, isPlainEventResponse } from './watch-frames.js';
 import type { WatchStream } from '../mvcc/index.js';
 import type { EtcdServer } from './etcd-server.js';
 import type { StreamCall } from './grpc-http2-server.js';
@@ -77,10 +77,21 @@ export class WatchSession {
   private sendEvents(watchId: number, header: ResponseHeader, events: readonly Event[]): boolean {
     if (this.closed) return true;
     const enc = encodedEvents(events);
-    if (watchId < 0 || (enc.length + 64 > this.fragmentLimit && this.watches.get(watchId)?.fragment)) {
-      // Near the fragment limit (header and ID are < 64 bytes): the exact path, which fragments.
-      return this.send({ header, watchId, created: false, canceled: false, compactRevision: 0, cancelReason: '', fragment: false, events: events as Event[] });
-    }
+    if (watchId >= 0 && this.unfragmented(watchId, enc)) return this.batched(watchId, header, enc);
+    return this.send({ header, watchId, created: false, canceled: false, compactRevision: 0, cancelReason: '', fragment: false, events: events as Event[] });
+  }
+
+  /**
+   * Whether events `enc` for `watchId` go out as one response: always unless the watch asked
+   * for fragments and they are near the limit (header and ID are < 64 bytes; such a frame takes
+   * the exact path, which fragments).
+   */
+  private unfragmented(watchId: number, enc: Buffer): boolean {
+    return enc.length + 64 <= this.fragmentLimit || !this.watches.get(watchId)?.fragment;
+  }
+
+  /** Frames a plain event response into this turn's batch; false when over the buffer limit. */
+  private batched(watchId: number, header: ResponseHeader, enc: Buffer): boolean {
     this.batch.add(watchId, header, enc);
     if (this.call.bufferedBytes + this.batch.bytes <= this.call.bufferBytes) return true;
     this.reportedFull = true;
@@ -89,7 +100,7 @@ export class WatchSession {
 
   private flushBatch(bytes: Buffer): void {
     if (this.closed) return;
-    const ok = this.call.writeFrameParts([bytes]);
+    const ok = this.call.writeFramed(bytes);
     if (ok && this.reportedFull) {
       // The call took it all without going over its limit, so it will not report a drain.
       this.reportedFull = false;
@@ -102,15 +113,12 @@ export class WatchSession {
   /** Writes one hub response; false when the client's buffer is full. */
   private send(res: WatchResponse): boolean {
     if (this.closed) return true;
-    // Batched events go first: responses leave in the order the hub made them.
-    this.batch.flush();
     if (res.canceled) this.watches.delete(res.watchId);
     const enc = res.events.length > 0 ? encodedEvents(res.events) : undefined;
-    if (enc !== undefined && isPlainEventResponse(res) && (enc.length + 64 <= this.fragmentLimit || !this.watches.get(res.watchId)?.fragment)) {
-      // The common case: header and events shared with every other watcher of this revision.
-      // (A frame near the fragment limit takes the exact path below: header and ID are < 64 bytes.)
-      return this.call.writeFrameParts(eventFrameParts(res, enc));
-    }
+    // The common case: header and events shared with every other watcher of this revision.
+    if (enc !== undefined && isPlainEventResponse(res) && this.unfragmented(res.watchId, enc)) return this.batched(res.watchId, res.header, enc);
+    // Batched events go first: responses leave in the order the hub made them.
+    this.batch.flush();
     const buf = encodeWatchResponse(res, enc);
     if (buf.length > this.fragmentLimit && res.events.length > 1 && this.watches.get(res.watchId)?.fragment) {
       let ok = true;

@@ -95,19 +95,17 @@ export function settingsFrame(settings: readonly (readonly [Setting, number])[])
   return frame(FrameType.SETTINGS, 0, 0, p);
 }
 
-export function windowUpdateFrame(stream: number, increment: number): Buffer {
+/** A frame whose payload is one 32-bit number. */
+function u32Frame(type: FrameType, stream: number, v: number): Buffer {
   const buf = Buffer.allocUnsafe(FRAME_HEADER + 4);
-  writeFrameHeader(buf, 0, 4, FrameType.WINDOW_UPDATE, 0, stream);
-  buf.writeUInt32BE(increment, FRAME_HEADER);
+  writeFrameHeader(buf, 0, 4, type, 0, stream);
+  buf.writeUInt32BE(v, FRAME_HEADER);
   return buf;
 }
 
-export function rstStreamFrame(stream: number, code: H2Error): Buffer {
-  const buf = Buffer.allocUnsafe(FRAME_HEADER + 4);
-  writeFrameHeader(buf, 0, 4, FrameType.RST_STREAM, 0, stream);
-  buf.writeUInt32BE(code, FRAME_HEADER);
-  return buf;
-}
+export const windowUpdateFrame = (stream: number, increment: number): Buffer => u32Frame(FrameType.WINDOW_UPDATE, stream, increment);
+
+export const rstStreamFrame = (stream: number, code: H2Error): Buffer => u32Frame(FrameType.RST_STREAM, stream, code);
 
 export function goawayFrame(lastStream: number, code: H2Error, debug = ''): Buffer {
   const d = Buffer.from(debug.slice(0, 256), 'utf8');

@@ -392,7 +392,6 @@ export class ServerConnection {
   private endOfRequest(s: ServerStream): void {
     s.recvOpen = false;
     s.onEnd();
-    if (s.closed && !s.gone && s.queuedBytes === 0 && !s.trailers) this.release(s);
   }
 
   private onHeaders(flags: number, sid: number, p: Buffer): void {
@@ -460,12 +459,10 @@ export class ServerConnection {
       s.respond(STATUS_431, true);
       return;
     }
+    // Set before onStream: an answer given from inside it must know the request is complete.
     if (endStream) s.recvOpen = false;
     this.onStream(s, fields);
-    if (endStream && !s.gone) {
-      s.onEnd();
-      if (s.closed && !s.gone && s.queuedBytes === 0 && !s.trailers) this.release(s);
-    }
+    if (endStream && !s.gone) this.endOfRequest(s);
   }
 
   private onRstStream(sid: number, p: Buffer): void {
