@@ -56,6 +56,7 @@ export function isPlainEventResponse(res: WatchResponse): boolean {
 }
 
 const FIRST_BATCH_BYTES = 16 * 1024;
+const MAX_HINT_BYTES = 256 * 1024;
 
 /**
  * One stream's plain event responses of a turn, framed into one buffer: each is the 5-byte gRPC
@@ -68,6 +69,11 @@ export class EventFrameBatch {
   private buf: Buffer | undefined;
   private len = 0;
   private scheduled = false;
+  /**
+   * Size of the last flush: the next batch starts about that big (no growing copies under steady
+   * load), up to MAX_HINT_BYTES so that one burst does not make every later buffer big.
+   */
+  private lastBytes = 0;
 
   constructor(private readonly flushTo: (bytes: Buffer) => void) {}
 
@@ -105,6 +111,7 @@ export class EventFrameBatch {
     this.scheduled = false;
     if (this.len === 0) return;
     const out = (this.buf as Buffer).subarray(0, this.len);
+    this.lastBytes = this.len;
     this.buf = undefined;
     this.len = 0;
     this.flushTo(out);
@@ -118,7 +125,7 @@ export class EventFrameBatch {
 
   private reserve(n: number): Buffer {
     const b = this.buf;
-    if (b === undefined) return (this.buf = Buffer.allocUnsafe(Math.max(FIRST_BATCH_BYTES, n)));
+    if (b === undefined) return (this.buf = Buffer.allocUnsafe(Math.max(FIRST_BATCH_BYTES, n, Math.min(MAX_HINT_BYTES, this.lastBytes + (this.lastBytes >> 3)))));
     if (this.len + n <= b.length) return b;
     const bigger = Buffer.allocUnsafe(Math.max(2 * b.length, this.len + n));
     b.copy(bigger, 0, 0, this.len);

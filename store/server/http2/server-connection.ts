@@ -67,6 +67,8 @@ const SOCKET_HIGH_WATER = 1024 * 1024;
  * far cheaper than a socket write() per frame (each is a trip through node's stream machinery).
  */
 const JOIN_BYTES = 64 * 1024;
+/** A part at least this big is written without joining: its copy would cost more than its write(). */
+const WRITE_AS_IS_BYTES = 8 * 1024;
 const STATUS_431 = encodeHeaderBlock([[':status', '431']]);
 
 /** One request stream. Callbacks are set by whoever serves it. */
@@ -705,17 +707,30 @@ export class ServerConnection {
     if (parts.length === 1) ok = sock.write(parts[0] as Buffer);
     else if (bytes <= JOIN_BYTES) ok = sock.write(Buffer.concat(parts, bytes));
     else {
+      // Runs of small parts (frame headers, answers) are joined; a part of WRITE_AS_IS_BYTES or
+      // more (a stream's batch of watch events, sliced into DATA frames) goes to the socket as
+      // it is, so its bytes are not copied once more. Corked, it all leaves in one writev.
       sock.cork();
       let from = 0;
       let size = 0;
+      const writeRun = (to: number): void => {
+        if (to - from === 1) sock.write(parts[from] as Buffer);
+        else if (to > from) sock.write(Buffer.concat(parts.slice(from, to), size));
+        from = to;
+        size = 0;
+      };
       for (let i = 0; i < parts.length; i++) {
-        size += (parts[i] as Buffer).length;
-        if (size >= JOIN_BYTES || i === parts.length - 1) {
-          sock.write(i === from ? (parts[i] as Buffer) : Buffer.concat(parts.slice(from, i + 1), size));
+        const len = (parts[i] as Buffer).length;
+        if (len >= WRITE_AS_IS_BYTES) {
+          writeRun(i);
+          sock.write(parts[i] as Buffer);
           from = i + 1;
-          size = 0;
+          continue;
         }
+        size += len;
+        if (size >= JOIN_BYTES) writeRun(i + 1);
       }
+      writeRun(parts.length);
       sock.uncork();
       ok = sock.writableLength < SOCKET_HIGH_WATER;
     }
