@@ -30,34 +30,30 @@ export function processesCpuMs(pids: readonly number[]): number {
   return sum;
 }
 
-/**
- * CPU milliseconds the whole machine has been busy so far (all cores, all processes, from
- * /proc/stat): on a shared machine, busy minus client minus server is what others took.
- */
-/**
- * CPU ms the hypervisor gave to others while this machine wanted it (/proc/stat "steal", all
- * cores): on a shared VM the host's other tenants slow the run down without it showing anywhere else.
- */
-export function machineStealCpuMs(): number {
-  let line: string;
-  try {
-    line = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0] ?? '';
-  } catch {
-    return 0;
-  }
-  const steal = Number(line.trim().split(/\s+/)[8] ?? 0);
-  return Number.isFinite(steal) ? (steal * 1000) / TICKS_PER_SECOND : 0;
+export interface MachineCpuMs {
+  /**
+   * CPU milliseconds the whole machine has been busy so far (all cores, all processes): on a
+   * shared machine, busy minus client minus server is what others took.
+   */
+  busy: number;
+  /**
+   * CPU ms the hypervisor gave to others while this machine wanted it ("steal", all cores): on a
+   * shared VM the host's other tenants slow the run down without it showing anywhere else.
+   */
+  steal: number;
 }
 
-export function machineBusyCpuMs(): number {
+/** Both from one read of /proc/stat's "cpu" line (zeros where it cannot be read). */
+export function machineCpuMs(): MachineCpuMs {
   let line: string;
   try {
     line = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0] ?? '';
   } catch {
-    return 0;
+    return { busy: 0, steal: 0 };
   }
   const f = line.trim().split(/\s+/).slice(1).map(Number);
+  const ms = (ticks: number): number => (Number.isFinite(ticks) ? (ticks * 1000) / TICKS_PER_SECOND : 0);
   // user nice system idle iowait irq softirq steal (guest time is already in user).
   const busy = (f[0] ?? 0) + (f[1] ?? 0) + (f[2] ?? 0) + (f[5] ?? 0) + (f[6] ?? 0) + (f[7] ?? 0);
-  return Number.isFinite(busy) ? (busy * 1000) / TICKS_PER_SECOND : 0;
+  return { busy: ms(busy), steal: ms(f[7] ?? 0) };
 }

@@ -13,7 +13,7 @@ import { LatencyHistogram } from './histogram.js';
 import type { LoadTimes, WorkerOutcome } from './load-protocol.js';
 import { machineInfo } from './machine.js';
 import { nowNs } from './meter.js';
-import { machineBusyCpuMs, machineStealCpuMs, processesCpuMs } from './process-cpu.js';
+import { machineCpuMs, processesCpuMs } from './process-cpu.js';
 import { MIB, PeakRssSampler, rssBytes } from './process-memory.js';
 import type { Profile } from './profiles.js';
 import { silentProgress, type Progress } from './progress.js';
@@ -252,7 +252,10 @@ async function runSuite(
     let atStart: CpuSample = { server: 0, api: 0, machine: 0, steal: 0, ns: 0 };
     let atEnd: CpuSample | undefined;
     const apiPids = api ? [api.pid] : [];
-    const sample = (): CpuSample => ({ server: processesCpuMs(pids), api: processesCpuMs(apiPids), machine: machineBusyCpuMs(), steal: machineStealCpuMs(), ns: nowNs() });
+    const sample = (): CpuSample => {
+      const m = machineCpuMs();
+      return { server: processesCpuMs(pids), api: processesCpuMs(apiPids), machine: m.busy, steal: m.steal, ns: nowNs() };
+    };
     const startTimer = setTimeout(() => (atStart = sample()), (measureStart - nowNs()) / 1e6);
     const endTimer = event ? undefined : setTimeout(() => (atEnd = sample()), (measureEnd - nowNs()) / 1e6);
     const unit = event ? 'events' : 'ops';

@@ -10,8 +10,8 @@
 //    (etcd refreshes them on promotion), so the expiry clock restarts when a fault ends: pass
 //    the run's fault periods. It also restarts after an outage the history shows (no lease write
 //    succeeded for outageGapMs): an expiry is a revoke through Raft, which cannot happen while
-//    nothing commits, and the cluster may stay unavailable well after the nemesis healed it. A lease renewed, or a key put under it, after it was revoked or
-//    had expired is resurrected.
+//    nothing commits, and the cluster may stay unavailable well after the nemesis healed it. A
+//    lease renewed, or a key put under it, after it was revoked or had expired is resurrected.
 //
 // Operations as the lease workload records them (lease ids as decimal strings):
 //   lease-grant      invoke {ttl} (seconds)          ok result {lease, ttl}

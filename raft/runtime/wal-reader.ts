@@ -10,8 +10,8 @@
 // could lose entries this member acknowledged.
 
 import { promises as fsp } from 'node:fs';
-import { keepBytes } from '../../common/byte-slab.js';
 import { join } from 'node:path';
+import { keepBytes } from '../../common/byte-slab.js';
 import type { Entry, HardState, SnapshotMetadata } from '../core/types.js';
 import { FRAME_ALIGN, FRAME_HEADER_BYTES, MAX_FRAME_PAYLOAD, WalFormatError, decodePayload, frameBytes, frameChecksum, type LogFrame, type LogIdentity, type LogPosition } from './wal-frame.js';
 

@@ -11,10 +11,11 @@
 //   Every segment starts with a frame of the log's state (identity, hard state, snapshot,
 //   compaction point), so older segments can be deleted once all their entries are compacted.
 // - Frames are written with O_DSYNC at the end of the current segment: one system call makes a
-//   frame durable (made from the main thread for all but big frames, see SYNC_WRITE_BYTES). Ahead of the writer, a second descriptor zero-fills the segment in chunks and
-//   syncs them, so (a) a write is a pure overwrite that needs no file-size update to be durable,
-//   and (b) the end of the written frames is an all-zero header. The writer never writes into a
-//   chunk whose zero-fill is still in flight.
+//   frame durable (made from the main thread for all but big frames, see SYNC_WRITE_BYTES).
+//   Ahead of the writer, a second descriptor zero-fills the segment in chunks and syncs them,
+//   so (a) a write is a pure overwrite that needs no file-size update to be durable, and (b)
+//   the end of the written frames is an all-zero header. The writer never writes into a chunk
+//   whose zero-fill is still in flight.
 // - At open, the last segment is cut back to the end of its valid frames (a torn last frame, or
 //   leftovers after it), so new frames follow the old ones with nothing in between.
 
@@ -96,7 +97,6 @@ interface Segment {
   /** Plain, for zero-filling ahead. */
   fillFd: number;
 }
-
 
 export class Wal {
   private cur: Segment;

@@ -224,18 +224,30 @@ function writeTxn(w: ProtoWriter, t: TxnRequest, depth: number): void {
   for (const op of t.failure ?? []) writeSub(w, 3, op, (x) => requestOpSize(x, depth), (ww, x) => writeRequestOp(ww, x, depth));
 }
 
-function encodeWith<T>(v: T, size: (v: T) => number, write: (w: ProtoWriter, v: T) => void): Buffer {
-  const w = new ProtoWriter(size(v));
+/**
+ * `v` encoded; with `prefix`, that byte comes first and the message after it, in one buffer
+ * (the store's Raft entries are a kind byte then the request).
+ */
+function encodeWith<T>(v: T, size: (v: T) => number, write: (w: ProtoWriter, v: T) => void, prefix?: number): Buffer {
+  const n = size(v);
+  if (prefix === undefined) {
+    const w = new ProtoWriter(n);
+    write(w, v);
+    return w.finish();
+  }
+  const out = Buffer.allocUnsafe(1 + n);
+  out[0] = prefix;
+  const w = new ProtoWriter(n, out, 1);
   write(w, v);
   return w.finish();
 }
 
-export const encodeRangeRequest = (r: RangeRequest): Buffer => encodeWith(r, rangeSize, writeRange);
-export const encodePutRequest = (p: PutRequest): Buffer => encodeWith(p, putSize, writePut);
-export const encodeDeleteRangeRequest = (d: DeleteRangeRequest): Buffer => encodeWith(d, deleteSize, writeDelete);
+export const encodeRangeRequest = (r: RangeRequest, prefix?: number): Buffer => encodeWith(r, rangeSize, writeRange, prefix);
+export const encodePutRequest = (p: PutRequest, prefix?: number): Buffer => encodeWith(p, putSize, writePut, prefix);
+export const encodeDeleteRangeRequest = (d: DeleteRangeRequest, prefix?: number): Buffer => encodeWith(d, deleteSize, writeDelete, prefix);
 export const encodeCompare = (c: Compare): Buffer => encodeWith(c, compareSize, writeCompare);
 export const encodeRequestOp = (op: RequestOp): Buffer => encodeWith(op, (x) => requestOpSize(x, 0), (w, x) => writeRequestOp(w, x, 0));
-export const encodeTxnRequest = (t: TxnRequest): Buffer => encodeWith(t, (x) => txnSize(x, 0), (w, x) => writeTxn(w, x, 0));
+export const encodeTxnRequest = (t: TxnRequest, prefix?: number): Buffer => encodeWith(t, (x) => txnSize(x, 0), (w, x) => writeTxn(w, x, 0), prefix);
 
 // ---- readers ----
 

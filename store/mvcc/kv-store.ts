@@ -53,8 +53,6 @@ export function inRange(k: string, key: string, end: RangeEnd): boolean {
   return k >= key && (end === '' || k < end);
 }
 
-
-
 /** A revision to read from history (not in memory when the range was planned). */
 interface HistoryRef {
   main: number;

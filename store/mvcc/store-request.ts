@@ -71,22 +71,15 @@ const enum Kind {
   RANGE = 0x04,
 }
 
-function withKind(kind: Kind, body: Buffer): Buffer {
-  const out = Buffer.allocUnsafe(1 + body.length);
-  out[0] = kind;
-  body.copy(out, 1);
-  return out;
-}
-
 /** One request as an entry payload (a Buffer of its own: the log keeps it). */
 export function encodeStoreRequest(req: StoreRequest): Buffer {
   let n = 0;
   for (const k in req) if (req[k as keyof StoreRequest] !== undefined) n++;
   if (n === 1) {
-    if (req.put) return withKind(Kind.PUT, encodePutRequest(req.put));
-    if (req.txn) return withKind(Kind.TXN, encodeTxnRequest(req.txn));
-    if (req.deleteRange) return withKind(Kind.DELETE_RANGE, encodeDeleteRangeRequest(req.deleteRange));
-    if (req.range) return withKind(Kind.RANGE, encodeRangeRequest(req.range));
+    if (req.put) return encodePutRequest(req.put, Kind.PUT);
+    if (req.txn) return encodeTxnRequest(req.txn, Kind.TXN);
+    if (req.deleteRange) return encodeDeleteRangeRequest(req.deleteRange, Kind.DELETE_RANGE);
+    if (req.range) return encodeRangeRequest(req.range, Kind.RANGE);
   }
   return packr.pack(req);
 }
