@@ -1,12 +1,15 @@
-// The load generator's gRPC client against the real etcd 3.4: unary calls, errors as etcd sends
-// them, the watch and keep-alive streams, and gRPC message framing split and packed any way.
+// The load generator's gRPC client (over its own HTTP/2 client, h2-client.ts) against the real
+// etcd 3.4 and against keelson: unary calls, errors as each server sends them, the watch and
+// keep-alive streams, messages bigger than the HTTP/2 windows both ways, and gRPC message
+// framing split and packed any way.
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { startEtcdReference } from '../common/etcd-reference.js';
 import { EventType, type LeaseKeepAliveResponse, type WatchResponse } from '../store/api/types.js';
 import { BenchConnection, MAX_MESSAGE_BYTES } from './bench-connection.js';
 import { FrameReader, frameMessage } from '../store/server/grpc-frames.js';
+import type { TargetName } from './results.js';
+import { startTarget } from './target-cluster.js';
 
 test('frames reassemble across any chunking', () => {
   const msgs = [Buffer.from('a'), Buffer.alloc(0), Buffer.alloc(70_000, 7), Buffer.from('last')];
@@ -18,18 +21,36 @@ test('frames reassemble across any chunking', () => {
     assert.deepEqual(got, msgs, `chunks of ${size}`);
     assert.equal(r.buffered, 0);
   }
+  // A reader told that chunks are reused copies what it keeps: the same wire through one buffer
+  // overwritten after every push still gives the messages.
+  for (const size of [1, 3, 7, 4096]) {
+    const r = new FrameReader(MAX_MESSAGE_BYTES, false);
+    const got: Buffer[] = [];
+    const shared = Buffer.alloc(size);
+    for (let i = 0; i < wire.length; i += size) {
+      const n = wire.copy(shared, 0, i, Math.min(wire.length, i + size));
+      r.push(shared.subarray(0, n), (m) => got.push(Buffer.from(m)));
+      shared.fill(0xee);
+    }
+    assert.deepEqual(got, msgs, `reused chunks of ${size}`);
+  }
   const compressed = frameMessage(Buffer.from('x'));
   compressed[0] = 1;
   assert.throws(() => new FrameReader(MAX_MESSAGE_BYTES).push(compressed, () => undefined), /compressed/);
 });
 
-test('BenchConnection talks to etcd 3.4: unary, errors, watch and keep-alive streams', { timeout: 60_000 }, async (t) => {
-  const etcd = await startEtcdReference({ members: 1, dirPrefix: 'keelson-bench-conn-' });
-  t.after(() => etcd.stop());
-  const conn = new BenchConnection(etcd.endpoints[0]!);
-  t.after(() => conn.close());
-  await conn.connect();
+for (const target of ['etcd', 'keelson'] as TargetName[]) {
+  test(`BenchConnection talks to ${target}: unary, errors, watch and keep-alive streams, flow control`, { timeout: 90_000 }, async (t) => {
+    const server = await startTarget(target, 1);
+    t.after(() => server.stop());
+    const conn = new BenchConnection(server.endpoints[0]!);
+    t.after(() => conn.close());
+    await conn.connect();
+    await exercise(conn);
+  });
+}
 
+async function exercise(conn: BenchConnection): Promise<void> {
   const put = await conn.put({ key: Buffer.from('k'), value: Buffer.from('v1') });
   assert.ok(put.header.revision > 1);
   const got = await conn.range({ key: Buffer.from('k'), serializable: true });
@@ -87,7 +108,25 @@ test('BenchConnection talks to etcd 3.4: unary, errors, watch and keep-alive str
   assert.deepEqual(answers.map((a) => [a.ID, a.TTL]), [[lease.ID, 30], [lease.ID, 0]]);
   ka.cancel();
 
+  // Bigger than the windows: a 1 MiB put (the server's stream window is 64 KiB until it says
+  // otherwise) and a 3 MiB range answer (ours is 1 MiB per stream), bytes intact both ways.
+  const big = (i: number) => Buffer.alloc(1 << 20, 97 + i);
+  await Promise.all([0, 1, 2].map((i) => conn.put({ key: Buffer.from(`big/${i}`), value: big(i) })));
+  const all = await conn.range({ key: Buffer.from('big/'), rangeEnd: Buffer.from('big0') });
+  assert.deepEqual(all.kvs.map((kv) => [kv.key.toString(), kv.value.equals(big(Number(kv.key.toString().slice(4))))]), [
+    ['big/0', true],
+    ['big/1', true],
+    ['big/2', true],
+  ]);
+  // Many calls at once on the one connection, each answered with its own response.
+  const many = await Promise.all(Array.from({ length: 200 }, (_, i) => conn.put({ key: Buffer.from(`m/${i}`), value: Buffer.from(String(i)), prevKv: true })));
+  const revs = many.map((r) => r.header.revision);
+  assert.equal(new Set(revs).size, 200, 'one revision per put');
+  const back = await conn.range({ key: Buffer.from('m/'), rangeEnd: Buffer.from('m0') });
+  assert.equal(back.kvs.length, 200);
+  for (const kv of back.kvs) assert.equal(kv.value.toString(), kv.key.toString().slice(2));
+
   // After close, calls fail instead of hanging.
   conn.close();
   await assert.rejects(conn.put({ key: Buffer.from('k'), value: Buffer.from('v') }), /not connected/);
-});
+}

@@ -32,7 +32,18 @@ export class FrameReader {
   /** Bytes needed before the next message (or its header) is complete: chunks are only joined then. */
   private need = HEADER_BYTES;
 
-  constructor(private readonly maxMessageBytes: number) {}
+  /**
+   * @param chunksStay false when the caller reuses a chunk's memory once push() returns (a
+   *   reused read buffer): what the reader keeps of it is then copied.
+   */
+  constructor(
+    private readonly maxMessageBytes: number,
+    private readonly chunksStay = true,
+  ) {}
+
+  private keep(chunk: Buffer): Buffer {
+    return this.chunksStay ? chunk : Buffer.from(chunk);
+  }
 
   /**
    * Feeds one DATA chunk; calls `onMessage` for each message it completes, in order. Throws a
@@ -42,15 +53,19 @@ export class FrameReader {
     let buf: Buffer;
     if (this.pendingBytes === 0) {
       if (chunk.length < HEADER_BYTES) {
-        this.pending.push(chunk);
+        this.pending.push(this.keep(chunk));
         this.pendingBytes = chunk.length;
         return;
       }
       buf = chunk;
     } else {
+      if (this.pendingBytes + chunk.length < this.need) {
+        this.pending.push(this.keep(chunk));
+        this.pendingBytes += chunk.length;
+        return;
+      }
       this.pending.push(chunk);
       this.pendingBytes += chunk.length;
-      if (this.pendingBytes < this.need) return;
       buf = Buffer.concat(this.pending, this.pendingBytes);
       this.pending = [];
       this.pendingBytes = 0;
@@ -71,7 +86,7 @@ export class FrameReader {
       pos += HEADER_BYTES + len;
     }
     if (pos < buf.length) {
-      const rest = buf.subarray(pos);
+      const rest = buf === chunk ? this.keep(buf.subarray(pos)) : buf.subarray(pos);
       this.pending.push(rest);
       this.pendingBytes = rest.length;
     }
