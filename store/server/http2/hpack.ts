@@ -86,6 +86,7 @@ export class HpackDecoder {
   private values: string[] = [];
   private size = 0;
   private maxSize: number;
+  private changes = 0;
 
   /**
    * @param protocolMaxSize the SETTINGS_HEADER_TABLE_SIZE this side announced (the bound of any
@@ -97,6 +98,14 @@ export class HpackDecoder {
     private readonly maxListBytes = 64 * 1024,
   ) {
     this.maxSize = protocolMaxSize;
+  }
+
+  /**
+   * Changes whenever the dynamic table does (an insertion or a size update). A block whose
+   * decoding left it unchanged decodes the same way again as long as it stays unchanged.
+   */
+  get tableVersion(): number {
+    return this.changes;
   }
 
   /**
@@ -158,6 +167,7 @@ export class HpackDecoder {
         int(5);
         if (n > this.protocolMaxSize) throw new HpackError(`dynamic table size ${n} over the announced ${this.protocolMaxSize}`);
         this.maxSize = n;
+        this.changes++;
         this.evict(0);
         continue;
       } else {
@@ -182,6 +192,7 @@ export class HpackDecoder {
   }
 
   private insert(name: string, value: string): void {
+    this.changes++;
     const size = name.length + value.length + 32;
     this.evict(size);
     if (size > this.maxSize) return; // too big: the table is now empty (RFC 7541 §4.4)
