@@ -1,9 +1,12 @@
 // The API server when its store goes away and comes back (a real etcd 3.4 killed and restarted):
 // requests fail fast with a Status (503), open watches end so clients re-list, and once the
-// store is back everything works again without restarting the API server.
+// store is back everything works again without restarting the API server. An API server started
+// while its store is down waits for it instead of failing.
 
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { ApiServer } from './api-server.js';
+import { RemoteKV } from '../store/kv-remote.js';
 import { startTestServer, http, type TestServer } from './test-server.js';
 
 let s: TestServer;
@@ -72,4 +75,30 @@ test('store outage: 503 while etcd is down, watches end, full service after it r
   } finally {
     ctl.abort();
   }
+});
+
+test('an API server started while its store is down waits for it, then serves', async (t) => {
+  const etcd = s.etcd;
+  if (etcd === undefined) {
+    t.skip('needs the reference etcd process');
+    return;
+  }
+  await etcd.members[0]!.kill('SIGKILL');
+  const kv = new RemoteKV({ endpoints: etcd.endpoints, timeoutMs: 1000 });
+  const api = new ApiServer({ kv, listen: 'http://127.0.0.1:0', bootstrapNamespaces: ['default', 'waited-for'] });
+  t.after(async () => {
+    await api.stop();
+    await kv.close();
+  });
+  let settled = false;
+  const started = api.start().finally(() => (settled = true));
+  await new Promise((r) => setTimeout(r, 1500));
+  assert.equal(settled, false, 'start() waits while the store is down');
+  await etcd.members[0]!.restart();
+  let timer: NodeJS.Timeout | undefined;
+  const gaveUp = new Promise<never>((_, rej) => (timer = setTimeout(() => rej(new Error('start() did not finish 20 s after the store came back')), 20_000)));
+  await Promise.race([started, gaveUp]);
+  clearTimeout(timer);
+  const ns = await http(api.url, 'GET', '/api/v1/namespaces/waited-for');
+  assert.equal(ns.status, 200, ns.text);
 });

@@ -50,6 +50,7 @@ import {
   type ResourceStoreOptions,
 } from './resource-store.js';
 import { ApiError, Errors, toApiError } from './status-error.js';
+import { retryWhileUnavailable } from './storage-retry.js';
 import { toTable, type IncludeObject } from './tables.js';
 import { serveWatch } from './watch-stream.js';
 
@@ -80,6 +81,12 @@ function setWarnings(res: ServerResponse, warnings: string[]): void {
 }
 
 const DEFAULT_NAMESPACES = ['default', 'kube-system', 'kube-public', 'kube-node-lease'];
+/**
+ * How long start() waits for an unavailable store while creating the default namespaces: a
+ * master started into a cluster that is still electing (or moving) its leader must not exit for
+ * it (the bench moves leadership to m0 right after start; m0 once exited on "leader changed").
+ */
+const BOOTSTRAP_RETRY_MS = 30_000;
 /** Concurrent watches (bounded like kube-apiserver's max-requests-inflight for long-running requests). */
 const MAX_WATCHES = 10_000;
 
@@ -164,14 +171,24 @@ export class ApiServer {
     await this.store.stop();
   }
 
+  /**
+   * Creates the default namespaces. A store that is briefly unavailable (an election, a
+   * leadership transfer: "leader changed", "no leader") is waited for, up to
+   * BOOTSTRAP_RETRY_MS, as kube-apiserver waits for etcd: a master started next to a cluster
+   * that is still settling must not exit for it. A create whose outcome was unknown and that
+   * did happen shows as AlreadyExists on the retry.
+   */
   private async bootstrap(): Promise<void> {
     const ns = findResource('', 'v1', 'namespaces')!;
+    const deadline = Date.now() + BOOTSTRAP_RETRY_MS;
     for (const name of this.opts.bootstrapNamespaces ?? DEFAULT_NAMESPACES) {
-      try {
-        await this.store.create(ns, undefined, { apiVersion: 'v1', kind: 'Namespace', metadata: { name } });
-      } catch (err) {
-        if (!(err instanceof ApiError && err.reason === 'AlreadyExists')) throw err;
-      }
+      await retryWhileUnavailable(async () => {
+        try {
+          await this.store.create(ns, undefined, { apiVersion: 'v1', kind: 'Namespace', metadata: { name } });
+        } catch (err) {
+          if (!(err instanceof ApiError && err.reason === 'AlreadyExists')) throw err;
+        }
+      }, deadline);
     }
   }
 
