@@ -109,6 +109,8 @@ export class H2ClientConnection {
   private failure: Error | undefined;
   /** Streams over this id were not processed by the server (GOAWAY); none may start. */
   private goneAway = false;
+  /** connect()'s resolution, on the server's first SETTINGS. */
+  private onFirstSettings: (() => void) | undefined;
 
   private constructor(
     private readonly socket: net.Socket,
@@ -162,11 +164,12 @@ export class H2ClientConnection {
         settle(err);
         conn!.fail(new Error(`${endpoint}: ${err.message}`));
       });
-      socket.on('close', () => conn!.fail(new Error(`${endpoint}: connection closed`)));
+      socket.on('close', () => {
+        settle(new Error('connection closed'));
+        conn!.fail(new Error(`${endpoint}: connection closed`));
+      });
     });
   }
-
-  private onFirstSettings: (() => void) | undefined;
 
   /** Whether new streams can start. */
   get usable(): boolean {
@@ -268,16 +271,43 @@ export class H2ClientConnection {
 
   private onBytes(chunk: Buffer): void {
     if (this.failure) return;
-    // A frame cut by the read's end is carried over (copied: the read buffer is reused).
-    let buf = chunk;
-    if (this.carry) {
-      buf = Buffer.concat([this.carry, chunk]);
-      this.carry = undefined;
-    }
     let pos = 0;
+    // A frame cut by the previous read's end was copied aside (the read buffer is reused): join
+    // it with just the bytes that complete it, then parse the rest of this read in place.
+    if (this.carry) {
+      let c = this.carry;
+      if (c.length < FRAME_HEADER) {
+        pos = Math.min(FRAME_HEADER - c.length, chunk.length);
+        c = Buffer.concat([c, chunk.subarray(0, pos)]);
+        if (c.length < FRAME_HEADER) {
+          this.carry = c;
+          return;
+        }
+      }
+      const total = FRAME_HEADER + ((c[0]! << 16) | (c[1]! << 8) | c[2]!);
+      if (total - FRAME_HEADER > MAX_FRAME_BYTES) return this.protocolError(`frame of ${total - FRAME_HEADER} bytes`);
+      const take = Math.min(total - c.length, chunk.length - pos);
+      c = Buffer.concat([c, chunk.subarray(pos, pos + take)]);
+      pos += take;
+      if (c.length < total) {
+        this.carry = c;
+        return;
+      }
+      this.carry = undefined;
+      if (this.parse(c, 0) !== c.length) return; // a protocol error: the connection failed
+    }
+    const done = this.parse(chunk, pos);
+    if (done < chunk.length && !this.failure) this.carry = Buffer.from(chunk.subarray(done));
+  }
+
+  /** Handles the whole frames of `buf` from `pos`; returns where the first incomplete one starts. */
+  private parse(buf: Buffer, pos: number): number {
     while (buf.length - pos >= FRAME_HEADER && !this.failure) {
       const len = (buf[pos]! << 16) | (buf[pos + 1]! << 8) | buf[pos + 2]!;
-      if (len > MAX_FRAME_BYTES) return this.protocolError(`frame of ${len} bytes`);
+      if (len > MAX_FRAME_BYTES) {
+        this.protocolError(`frame of ${len} bytes`);
+        break;
+      }
       if (buf.length - pos - FRAME_HEADER < len) break;
       const type = buf[pos + 3]!;
       const flags = buf[pos + 4]!;
@@ -286,7 +316,7 @@ export class H2ClientConnection {
       pos = start + len;
       this.onFrame(type, flags, stream, buf, start, pos);
     }
-    if (pos < buf.length && !this.failure) this.carry = Buffer.from(buf.subarray(pos));
+    return pos;
   }
 
   private onFrame(type: number, flags: number, id: number, buf: Buffer, start: number, end: number): void {
