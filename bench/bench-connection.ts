@@ -62,7 +62,7 @@ class CallStatus {
   }
 }
 
-/** A bidirectional gRPC stream: write requests, get responses in order, end once. */
+/** A gRPC call on one HTTP/2 stream (bidirectional; a unary call is one request that ends it). */
 export class BidiStream<Req, Res> {
   private onMessage: (res: Res) => void = () => undefined;
   /** Set by handleRaw: messages are handed over undecoded. */
@@ -124,8 +124,9 @@ export class BidiStream<Req, Res> {
     return this.def.responseDeserialize(Buffer.from(msg));
   }
 
-  write(req: Req): void {
-    if (!this.ended) this.stream.write(frameMessage(this.def.requestSerialize(req)));
+  /** Sends a request; `end` ends our side of the stream with it. */
+  write(req: Req, end = false): void {
+    if (!this.ended) this.stream.write(frameMessage(this.def.requestSerialize(req)), end);
   }
 
   /** Cancels the stream; onEnd is not called for a cancel we asked for. */
@@ -213,52 +214,23 @@ export class BenchConnection {
 
   private unary<Req, Res>(def: EtcdMethod<Req, Res>, req: Req): Promise<Res> {
     return new Promise<Res>((resolve, reject) => {
-      let conn: H2ClientConnection;
+      let call: BidiStream<Req, Res>;
       try {
-        conn = this.connection();
+        call = new BidiStream(this.connection(), this.block(def.path), def);
       } catch (err) {
         reject(err as Error);
         return;
       }
-      const reader = new FrameReader(MAX_MESSAGE_BYTES, false);
-      const status = new CallStatus();
-      let res: Buffer | undefined;
-      let failed: Error | undefined;
-      let done = false;
-      const finish = () => {
-        if (done) return;
-        done = true;
-        const err = failed ?? status.error(def.path);
-        if (err) reject(err);
-        else if (res === undefined) reject(new Error(`${def.path}: no response message`));
-        else {
-          try {
-            resolve(def.responseDeserialize(res));
-          } catch (e) {
-            reject(e as Error);
-          }
-        }
-      };
-      const stream = conn.request(this.block(def.path), {
-        headers: (h, end) => {
-          status.note(h);
-          if (end) finish();
+      let res: Res | undefined;
+      call.handle(
+        (m) => (res ??= m),
+        (err) => {
+          if (err) reject(err);
+          else if (res === undefined) reject(new Error(`${def.path}: no response message`));
+          else resolve(res);
         },
-        data: (chunk, end) => {
-          try {
-            // Kept until the trailers: copied off the reused read buffer.
-            reader.push(chunk, (m) => (res ??= Buffer.from(m)));
-          } catch (err) {
-            failed ??= err as Error;
-          }
-          if (end) finish();
-        },
-        aborted: (err) => {
-          failed ??= new Error(`${def.path}: ${err.message}`);
-          finish();
-        },
-      });
-      stream.write(frameMessage(def.requestSerialize(req)), true);
+      );
+      call.write(req, true);
     });
   }
 }

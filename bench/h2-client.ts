@@ -59,7 +59,6 @@ export class H2ClientStream {
   /** Queued DATA waiting for send window: [bytes, endStream]. */
   readonly queue: [Buffer, boolean][] = [];
   localEnded = false;
-  remoteEnded = false;
   closed = false;
 
   constructor(
@@ -98,7 +97,7 @@ export class H2ClientConnection {
    */
   private readonly blockCache = new Map<string, HeaderFields>();
   private blockCacheVersion = 0;
-  /** A header block spread over HEADERS and CONTINUATION frames. */
+  /** A header block spread over HEADERS and CONTINUATION frames (copied: reads are reused). */
   private block: { stream: number; endStream: boolean; parts: Buffer[]; bytes: number } | undefined;
   private connSendWindow = DEFAULT_WINDOW;
   private peerInitialWindow = DEFAULT_WINDOW;
@@ -200,10 +199,11 @@ export class H2ClientConnection {
       if (data.length > 0 && room <= 0) return;
       const n = Math.min(data.length, room);
       const last = n === data.length;
-      const f = Buffer.allocUnsafe(FRAME_HEADER + n);
-      writeFrameHeader(f, 0, n, FrameType.DATA, last && end ? Flag.END_STREAM : 0, s.id);
-      data.copy(f, FRAME_HEADER, 0, n);
-      this.send(f);
+      const h = Buffer.allocUnsafe(FRAME_HEADER);
+      writeFrameHeader(h, 0, n, FrameType.DATA, last && end ? Flag.END_STREAM : 0, s.id);
+      // Header and payload as two parts: the turn's flush joins them with the rest anyway.
+      this.send(h);
+      if (n > 0) this.send(data.subarray(0, n));
       s.sendWindow -= n;
       this.connSendWindow -= n;
       if (last) s.queue.shift();
@@ -333,8 +333,9 @@ export class H2ClientConnection {
         }
         if (flags & Flag.PRIORITY) p += 5;
         if (p > e) return this.protocolError('HEADERS padding');
-        this.block = { stream: id, endStream: (flags & Flag.END_STREAM) !== 0, parts: [Buffer.from(buf.subarray(p, e))], bytes: e - p };
-        if (flags & Flag.END_HEADERS) this.endBlock();
+        const endStream = (flags & Flag.END_STREAM) !== 0;
+        if (flags & Flag.END_HEADERS) return this.onHeaderBlock(id, endStream, buf.subarray(p, e));
+        this.block = { stream: id, endStream, parts: [Buffer.from(buf.subarray(p, e))], bytes: e - p };
         return;
       }
       case FrameType.CONTINUATION: {
@@ -343,7 +344,10 @@ export class H2ClientConnection {
         b.parts.push(Buffer.from(buf.subarray(start, end)));
         b.bytes += end - start;
         if (b.bytes > MAX_HEADER_BLOCK) return this.protocolError('header block too large');
-        if (flags & Flag.END_HEADERS) this.endBlock();
+        if (flags & Flag.END_HEADERS) {
+          this.block = undefined;
+          this.onHeaderBlock(b.stream, b.endStream, Buffer.concat(b.parts, b.bytes));
+        }
         return;
       }
       case FrameType.RST_STREAM: {
@@ -431,10 +435,8 @@ export class H2ClientConnection {
     s.events.data(buf.subarray(p, e), endStream);
   }
 
-  private endBlock(): void {
-    const b = this.block!;
-    this.block = undefined;
-    const bytes = b.parts.length === 1 ? b.parts[0]! : Buffer.concat(b.parts, b.bytes);
+  /** A whole header block of stream `id` (decoded at once: `bytes` may be in the read buffer). */
+  private onHeaderBlock(id: number, endStream: boolean, bytes: Buffer): void {
     const key = bytes.length <= MAX_CACHED_BLOCK ? bytes.toString('latin1') : undefined;
     let fields = key !== undefined && this.hpack.tableVersion === this.blockCacheVersion ? this.blockCache.get(key) : undefined;
     if (fields === undefined) {
@@ -452,15 +454,14 @@ export class H2ClientConnection {
       }
       if (key !== undefined && after === before && this.blockCache.size < MAX_CACHED_BLOCKS) this.blockCache.set(key, fields);
     }
-    const s = this.streams.get(b.stream);
+    const s = this.streams.get(id);
     if (!s) return;
-    if (b.endStream) this.remoteEnd(s);
-    s.events.headers(fields, b.endStream);
+    if (endStream) this.remoteEnd(s);
+    s.events.headers(fields, endStream);
   }
 
   /** The server ended its side: the call is over (a gRPC server ends with its trailers). */
   private remoteEnd(s: H2ClientStream): void {
-    s.remoteEnded = true;
     if (!s.localEnded) {
       // Our side was still open (a bidi stream): nothing more of it is wanted.
       this.send(rstStreamFrame(s.id, H2Error.NO_ERROR));

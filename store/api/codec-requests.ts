@@ -230,14 +230,10 @@ function writeTxn(w: ProtoWriter, t: TxnRequest, depth: number): void {
  */
 function encodeWith<T>(v: T, size: (v: T) => number, write: (w: ProtoWriter, v: T) => void, prefix?: number): Buffer {
   const n = size(v);
-  if (prefix === undefined) {
-    const w = new ProtoWriter(n);
-    write(w, v);
-    return w.finish();
-  }
-  const out = Buffer.allocUnsafe(1 + n);
-  out[0] = prefix;
-  const w = new ProtoWriter(n, out, 1);
+  const at = prefix === undefined ? 0 : 1;
+  const out = Buffer.allocUnsafe(at + n);
+  if (prefix !== undefined) out[0] = prefix;
+  const w = new ProtoWriter(n, out, at);
   write(w, v);
   return w.finish();
 }
