@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
 import { makeTempDir } from '../common/temp-dir.js';
-import { LatencyHistogram } from './histogram.js';
+import { LatencyHistogram, bucketOf, bucketValue } from './histogram.js';
 import { PROFILES } from './profiles.js';
 import { CHART_FILE, REPORT_FILE, RESULTS_FILE } from './report-files.js';
 import { renderReport } from './report-md.js';
@@ -267,6 +267,22 @@ test('the latency histogram answers quantiles within 1% and merges exactly', () 
   assert.equal(all.quantileUs(1), 10_000);
   assert.equal(all.meanUs(), 5000.5);
   assert.throws(() => all.recordUs(Number.NaN), /finite/);
+});
+
+test('histogram buckets: monotonic, each value within 0.4% of its bucket middle, ends clamped', () => {
+  let last = 0;
+  for (let us = 1; us < 1e8; us *= 1.0007) {
+    const i = bucketOf(us);
+    assert.ok(i >= last, `bucket of ${us} went back from ${last} to ${i}`);
+    last = i;
+    const mid = bucketValue(i);
+    assert.ok(Math.abs(mid - us) / us < 0.004, `${us} µs is in bucket ${i} whose middle is ${mid}`);
+  }
+  assert.equal(bucketOf(0), 0);
+  assert.equal(bucketOf(0.5), 0);
+  assert.equal(bucketOf(1), 0);
+  assert.equal(bucketOf(2), 128, 'each power of two starts a new run of 128 buckets');
+  assert.equal(bucketOf(1e12), bucketOf(1e15), 'over ~100 s: the last bucket');
 });
 
 test('keelson bench refuses bad flags with a clear message', () => {

@@ -1,15 +1,24 @@
-// A latency histogram in the spirit of HdrHistogram: fixed memory, every sample counted, about
-// 1% relative precision. Bucket i holds values in [GROWTH^i, GROWTH^(i+1)) microseconds, so one
-// histogram covers 1 µs to ~100 s in under 2000 buckets whatever the number of samples. Workers
-// ship theirs to the coordinator as sparse [bucket, count] pairs, where they are merged.
+// A latency histogram in the spirit of HdrHistogram: fixed memory, every sample counted, under
+// 1% relative error. Each power of two of microseconds is cut into SUB equal buckets, and a
+// value's bucket is read off its float64 bits (exponent, then the top mantissa bits), not with a
+// logarithm: a fan-out run records millions of samples per load generator, and Math.log was the
+// biggest single item of the generator's own CPU after the scan of the events. One histogram
+// covers 1 µs to ~100 s in under 3,500 buckets whatever the number of samples. Workers ship
+// theirs to the coordinator as sparse [bucket, count] pairs, where they are merged.
 
 import { invariant } from '../common/assert.js';
 
-const GROWTH = 1.01;
-const LOG_GROWTH = Math.log(GROWTH);
+/** Buckets per power of two: 2^SUB_BITS. A bucket is 1/128 of its octave wide (< 0.8% of a value). */
+const SUB_BITS = 7;
+const SUB = 1 << SUB_BITS;
 /** Values above ~100 s land in the last bucket (a benchmark op that slow is already a failure). */
 const MAX_US = 100_000_000;
-const BUCKETS = Math.ceil(Math.log(MAX_US) / LOG_GROWTH) + 1;
+const BUCKETS = (Math.floor(Math.log2(MAX_US)) + 1) * SUB;
+
+const f64 = new Float64Array(1);
+const u32 = new Uint32Array(f64.buffer);
+/** Index of the high word of a float64 in u32 (the platform's byte order). */
+const HI = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1 ? 1 : 0;
 
 /** The wire form: non-empty buckets, plus exact count, sum, min and max. */
 export interface HistogramSnapshot {
@@ -20,15 +29,18 @@ export interface HistogramSnapshot {
   maxUs: number;
 }
 
-function bucketOf(us: number): number {
-  if (!(us > 1)) return 0;
-  const i = Math.floor(Math.log(us) / LOG_GROWTH);
+/** The bucket of `us`: its binary exponent times SUB plus the top SUB_BITS bits of its mantissa. */
+export function bucketOf(us: number): number {
+  if (!(us >= 1)) return 0;
+  f64[0] = us;
+  const hi = u32[HI]!;
+  const i = (((hi >>> 20) - 1023) << SUB_BITS) | ((hi >>> (20 - SUB_BITS)) & (SUB - 1));
   return i < BUCKETS ? i : BUCKETS - 1;
 }
 
-/** The geometric middle of bucket i: the value reported for samples in it. */
-function bucketValue(i: number): number {
-  return Math.pow(GROWTH, i + 0.5);
+/** The middle of bucket i: the value reported for samples in it. */
+export function bucketValue(i: number): number {
+  return 2 ** (i >> SUB_BITS) * (1 + ((i & (SUB - 1)) + 0.5) / SUB);
 }
 
 export class LatencyHistogram {

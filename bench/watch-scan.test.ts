@@ -25,7 +25,7 @@ test('scanWatchResponse finds what the full decoder finds: flags, watch ID, even
   for (let i = 0; i < 500; i++) {
     const res: WatchResponse = {
       header: { clusterId: 1n, memberId: 2n, revision: p.int(1e6), raftTerm: 3 },
-      watchId: p.pick([0, 1, 17, 2 ** 33]),
+      watchId: p.pick([0, 1, 17, 2 ** 33, -1]),
       created: p.chance(0.1),
       canceled: p.chance(0.1),
       compactRevision: p.chance(0.1) ? 5 : 0,
