@@ -143,6 +143,11 @@ export class StreamCall<Req, Res> {
     return this.stream.highWater;
   }
 
+  /** Everything written before the last `recent` bytes is in the kernel: its buffers may be reused. */
+  sentAllBut(recent: number): boolean {
+    return this.stream.sentAllBut(recent);
+  }
+
   /** Sends one response (a message or its encoded bytes); false when the buffer is full. */
   write(res: Res | Buffer): boolean {
     if (this.ended) return true;

@@ -7,7 +7,7 @@ import { Prng } from '../../common/prng.js';
 import { encodeWatchResponse } from '../api/codec.js';
 import { EventType, type Event, type WatchResponse } from '../api/types.js';
 import { frameMessage } from './grpc-frames.js';
-import { EventFrameBatch, encodedEvents, isPlainEventResponse } from './watch-frames.js';
+import { EventFrameBatch, encodedEvents, isPlainEventResponse, pooledChunkReuses } from './watch-frames.js';
 
 function bytes(p: Prng, max: number): Buffer {
   const b = Buffer.alloc(p.int(max + 1));
@@ -50,4 +50,80 @@ test('only plain event notifications take the shared path', () => {
   assert.equal(isPlainEventResponse({ ...base, events: [ev], compactRevision: 5 }), false);
   assert.equal(isPlainEventResponse({ ...base, events: [ev], fragment: true }), false);
   assert.equal(isPlainEventResponse({ ...base, events: [ev], watchId: -1 }), false);
+});
+
+test('a batch over many turns and past its chunk size: every flushed frame stays intact, in order', async () => {
+  const p = new Prng(7);
+  const header = { clusterId: 11n, memberId: 12n, revision: 99, raftTerm: 2 };
+  const flushed: Buffer[] = [];
+  const want: Buffer[] = [];
+  const batch = new EventFrameBatch((b) => flushed.push(b));
+  // ~3 MB in all: several 256 KB chunks, and one batch of events bigger than a chunk.
+  for (let turn = 0; turn < 60; turn++) {
+    const events = turn === 30 ? Array.from({ length: 1200 }, () => event(p)) : [event(p)];
+    const enc = encodedEvents(events);
+    for (let w = 0; w < 1 + p.int(40); w++) {
+      const watchId = p.int(1000);
+      batch.add(watchId, header, enc);
+      want.push(frameMessage(encodeWatchResponse({ header, watchId, created: false, canceled: false, compactRevision: 0, cancelReason: '', fragment: false, events })));
+    }
+    if (p.chance(0.5)) batch.flush();
+    else await Promise.resolve(); // the turn ends: the microtask flushes
+  }
+  batch.flush();
+  // Compared only now: a later add must not have written over bytes handed out earlier.
+  assert.ok(Buffer.concat(flushed).equals(Buffer.concat(want)));
+  assert.ok(flushed.length > 30);
+  assert.equal(batch.bytes, 0);
+});
+
+test('pooled chunks are reused only once what was queued before is sent: two streams, a slow reader', async () => {
+  const p = new Prng(11);
+  const header = { clusterId: 1n, memberId: 2n, revision: 5, raftTerm: 1 };
+  // A stream as the connection sees it: views queued until "sent" (copied out, as the kernel
+  // does), in order, a random number of bytes at a time.
+  const streams = [0, 1].map(() => {
+    const st = { queue: [] as Buffer[], queued: 0, sent: [] as Buffer[], want: [] as Buffer[], batch: undefined as unknown as EventFrameBatch };
+    st.batch = new EventFrameBatch(
+      (b) => {
+        st.queue.push(b);
+        st.queued += b.length;
+      },
+      (recent) => st.queued <= recent,
+    );
+    return st;
+  });
+  const send = (st: (typeof streams)[number], max: number): void => {
+    while (max > 0 && st.queue.length > 0) {
+      const head = st.queue[0]!;
+      const n = Math.min(max, head.length);
+      st.sent.push(Buffer.from(head.subarray(0, n)));
+      st.queued -= n;
+      max -= n;
+      if (n === head.length) st.queue.shift();
+      else st.queue[0] = head.subarray(n);
+    }
+  };
+  const reusesBefore = pooledChunkReuses();
+  for (let turn = 0; turn < 600; turn++) {
+    const events = [event(p)];
+    const enc = encodedEvents(events);
+    for (const st of streams) {
+      for (let w = 0; w < 1 + p.int(200); w++) {
+        const watchId = 1 + p.int(50);
+        st.batch.add(watchId, header, enc);
+        st.want.push(frameMessage(encodeWatchResponse({ header, watchId, created: false, canceled: false, compactRevision: 0, cancelReason: '', fragment: false, events })));
+      }
+    }
+    await Promise.resolve();
+    // Stream 0 reads fast; stream 1 falls behind by more than a chunk, now and then catches up.
+    send(streams[0]!, p.chance(0.8) ? Infinity : 4096);
+    send(streams[1]!, p.chance(0.01) ? Infinity : p.int(2000));
+  }
+  for (const st of streams) {
+    st.batch.flush();
+    send(st, Infinity);
+    assert.ok(Buffer.concat(st.sent).equals(Buffer.concat(st.want)));
+  }
+  assert.ok(pooledChunkReuses() > reusesBefore, 'chunks were reused');
 });

@@ -55,31 +55,63 @@ export function isPlainEventResponse(res: WatchResponse): boolean {
   );
 }
 
-const FIRST_BATCH_BYTES = 16 * 1024;
-const MAX_HINT_BYTES = 256 * 1024;
+/** A stream's first chunk; each one it fills makes the next twice as big, up to BIG_CHUNK_BYTES. */
+const FIRST_CHUNK_BYTES = 16 * 1024;
+/**
+ * Busy streams frame into chunks of this size, and these are reused (chunkPool). A fan-out
+ * member sends a few hundred MB/s of event frames: a fresh buffer per turn allocated about twice
+ * the bytes sent (measured on watch-fanout), and every byte of Buffer memory counts towards the
+ * young generation's external limit, which forces a scavenge each time it is reached.
+ */
+const BIG_CHUNK_BYTES = 256 * 1024;
+/** Free big chunks kept for any stream (1 MiB in all); more go to the garbage collector. */
+const POOL_MAX = 4;
+const chunkPool: Buffer[] = [];
+let chunkReuses = 0;
+
+/** How many times a stream framed into a pooled chunk (this process): for tests. */
+export function pooledChunkReuses(): number {
+  return chunkReuses;
+}
 
 /**
  * One stream's plain event responses of a turn, framed into one buffer: each is the 5-byte gRPC
  * prefix, the header field, the watch_id field and the shared events bytes, copied. (Copying a
  * few hundred bytes per watcher costs less than a Buffer object per part, and the connection
  * would join the parts anyway.) `flushTo` gets the bytes at the end of the turn (a microtask),
- * or earlier through flush() when something else must be written after them.
+ * or earlier through flush() when something else must be written after them, or when the chunk
+ * is full.
+ *
+ * Frames go into a chunk that later turns go on filling: what was handed to `flushTo` is a view
+ * of the chunk that is not written again while anything may still read it, so nothing is copied
+ * when a turn outgrows a guess and no tail is wasted. A full chunk is retired; once `sentAllBut`
+ * says that every byte written to the stream before those flushed since is in the kernel, the
+ * retired big chunk goes back to the pool. (Without `sentAllBut`, or while the client's window
+ * keeps more than that queued, retired chunks are left to the garbage collector.)
  */
 export class EventFrameBatch {
-  private buf: Buffer | undefined;
+  private chunk: Buffer | undefined;
+  /** Start of the bytes not flushed yet. */
+  private start = 0;
+  /** End of the bytes written. */
   private len = 0;
+  private nextChunkBytes = FIRST_CHUNK_BYTES;
+  /** The last full big chunk, which views handed out may still be reading. */
+  private retired: Buffer | undefined;
+  /** Bytes flushed since `retired` was: the stream's queue may hold those and not the chunk's. */
+  private flushedSinceRetired = 0;
   private scheduled = false;
-  /**
-   * Size of the last flush: the next batch starts about that big (no growing copies under steady
-   * load), up to MAX_HINT_BYTES so that one burst does not make every later buffer big.
-   */
-  private lastBytes = 0;
+  private cleared = false;
 
-  constructor(private readonly flushTo: (bytes: Buffer) => void) {}
+  constructor(
+    private readonly flushTo: (bytes: Buffer) => void,
+    /** Whether all bytes written to the stream before its last `recent` are in the kernel. */
+    private readonly sentAllBut: (recent: number) => boolean = () => false,
+  ) {}
 
   /** Bytes framed and not flushed yet. */
   get bytes(): number {
-    return this.len;
+    return this.len - this.start;
   }
 
   add(watchId: number, header: ResponseHeader, events: Buffer): void {
@@ -109,26 +141,48 @@ export class EventFrameBatch {
 
   flush(): void {
     this.scheduled = false;
-    if (this.len === 0) return;
-    const out = (this.buf as Buffer).subarray(0, this.len);
-    this.lastBytes = this.len;
-    this.buf = undefined;
-    this.len = 0;
+    if (this.len === this.start) return;
+    // Checked before this turn's bytes are handed out; the retired chunk's went before those
+    // flushed since, so if only those can still be queued, the chunk is free.
+    if (this.retired !== undefined && !this.cleared && this.sentAllBut(this.flushedSinceRetired)) this.release();
+    const out = (this.chunk as Buffer).subarray(this.start, this.len);
+    this.start = this.len;
+    this.flushedSinceRetired += out.length;
     this.flushTo(out);
   }
 
-  /** Drops what is not flushed (the stream is gone). */
+  /**
+   * Drops what is not flushed (the stream is gone) and never pools the retired chunk: a stream
+   * that ended may still be sending bytes that later flushes would not have counted.
+   */
   clear(): void {
-    this.buf = undefined;
-    this.len = 0;
+    this.start = this.len;
+    this.retired = undefined;
+    this.cleared = true;
   }
 
+  private release(): void {
+    if (chunkPool.length < POOL_MAX) chunkPool.push(this.retired as Buffer);
+    this.retired = undefined;
+  }
+
+  /** A chunk with room for n more bytes at `len`; what was written before goes out first. */
   private reserve(n: number): Buffer {
-    const b = this.buf;
-    if (b === undefined) return (this.buf = Buffer.allocUnsafe(Math.max(FIRST_BATCH_BYTES, n, Math.min(MAX_HINT_BYTES, this.lastBytes + (this.lastBytes >> 3)))));
-    if (this.len + n <= b.length) return b;
-    const bigger = Buffer.allocUnsafe(Math.max(2 * b.length, this.len + n));
-    b.copy(bigger, 0, 0, this.len);
-    return (this.buf = bigger);
+    const c = this.chunk;
+    if (c !== undefined && this.len + n <= c.length) return c;
+    if (this.len > this.start) this.flush();
+    if (c !== undefined && c.length === BIG_CHUNK_BYTES && !this.cleared) {
+      // The one retired before is dropped if still unconfirmed: at most one waits per stream.
+      this.retired = c;
+      this.flushedSinceRetired = 0;
+    }
+    const size = this.nextChunkBytes;
+    this.nextChunkBytes = Math.min(BIG_CHUNK_BYTES, size * 2);
+    const next = n <= size && size === BIG_CHUNK_BYTES ? chunkPool.pop() : undefined;
+    if (next !== undefined) chunkReuses++;
+    this.chunk = next ?? Buffer.allocUnsafe(Math.max(size, n));
+    this.start = 0;
+    this.len = 0;
+    return this.chunk;
   }
 }

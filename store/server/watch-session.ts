@@ -33,7 +33,10 @@ export class WatchSession {
     private readonly fragmentLimit: number,
     progressNotifyMs: number,
   ) {
-    this.batch = new EventFrameBatch((bytes) => this.flushBatch(bytes));
+    this.batch = new EventFrameBatch(
+      (bytes) => this.flushBatch(bytes),
+      (recent) => this.call.sentAllBut(recent),
+    );
     this.stream = server.openWatchStream({
       send: (res) => this.send(res),
       sendEvents: (watchId, header, events) => this.sendEvents(watchId, header, events),

@@ -22,6 +22,7 @@
 //   for a peer that does not read. Breaking a limit or the protocol is answered as the RFC says
 //   (RST_STREAM for one stream, GOAWAY and close for the connection).
 
+import { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import {
   CONNECTION_PREFACE,
@@ -110,6 +111,16 @@ export class ServerStream {
   /** Bytes written but not yet handed to the socket (waiting for flow control). */
   get bufferedBytes(): number {
     return this.queuedBytes;
+  }
+
+  /**
+   * Whether every byte written to this stream before its last `recent` bytes has been handed to
+   * the kernel (queued here are at most those, and nothing waits in the connection's output or
+   * the socket's buffer): a buffer written before them may be written over. False whenever that
+   * cannot be known.
+   */
+  sentAllBut(recent: number): boolean {
+    return this.queuedBytes <= recent && this.conn.outputIdle;
   }
 
   /** Whether this side has ended the stream or the stream is gone. */
@@ -212,6 +223,11 @@ export class ServerConnection {
   private peerMaxFrame = DEFAULT_MAX_FRAME_SIZE;
   private connRecvWindow: number;
   private connRecvUnacked = 0;
+  /**
+   * A net.Socket (TCP or TLS) takes a write it completes at once into the kernel (or the TLS
+   * engine); any other Duplex may keep the Buffer itself (a PassThrough hands it to its reader).
+   */
+  private readonly socketCopies: boolean;
 
   constructor(
     private readonly socket: Duplex,
@@ -226,6 +242,7 @@ export class ServerConnection {
       maxBufferedOutput: opts.maxBufferedOutput ?? 256 * 1024 * 1024,
     };
     this.onStream = opts.onStream;
+    this.socketCopies = socket instanceof Socket;
     this.hpack = new HpackDecoder(4096, this.o.maxHeaderListBytes);
     this.connRecvWindow = this.o.connectionWindow;
     this.send(
@@ -688,6 +705,15 @@ export class ServerConnection {
   }
 
   // ------------------------------------------------------------------ output
+
+  /**
+   * Nothing waits to be written: the output of this turn is flushed and the socket wrote all of
+   * it (node counts a write as done when the kernel has the bytes; one it could not finish at
+   * once stays in writableLength until it does). @internal
+   */
+  get outputIdle(): boolean {
+    return this.socketCopies && this.out.length === 0 && this.socket.writableLength === 0;
+  }
 
   private send(buf: Buffer): void {
     if (this.closed) return;
