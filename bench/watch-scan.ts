@@ -65,10 +65,15 @@ function skip(buf: Buffer, end: number, wire: number): void {
 /**
  * Scans one WatchResponse. `onEvent` gets each event's send time (a float64 read from the
  * start of its value), or NaN when the value is shorter than that. Throws ProtoDecodeError on
- * bytes that are not a WatchResponse.
+ * bytes that are not a WatchResponse. The result is `into` when given (overwritten).
  */
-export function scanWatchResponse(buf: Buffer, onEvent: (sentNs: number) => void): WatchScan {
-  const out: WatchScan = { watchId: 0, created: false, canceled: false, events: 0 };
+export function scanWatchResponse(buf: Buffer, onEvent: (sentNs: number) => void, into?: WatchScan): WatchScan {
+  // A caller scanning millions of responses passes its own result object (no garbage per call).
+  const out: WatchScan = into ?? { watchId: 0, created: false, canceled: false, events: 0 };
+  out.watchId = 0;
+  out.created = false;
+  out.canceled = false;
+  out.events = 0;
   const end = buf.length;
   pos = 0;
   while (pos < end) {

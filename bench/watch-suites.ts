@@ -17,7 +17,7 @@ import type { BenchConnection, WatchStream } from './bench-connection.js';
 import { prefixEnd } from './closed-loop-suites.js';
 import type { LoadTimes, SuiteTask, WorkerOutcome } from './load-protocol.js';
 import { nowNs, sleepUntilNs, type Meter } from './meter.js';
-import { STAMP_BYTES, scanWatchResponse } from './watch-scan.js';
+import { STAMP_BYTES, scanWatchResponse, type WatchScan } from './watch-scan.js';
 
 /** Bound on watchers per stream (RemoteKV keeps the same one). */
 export const MAX_WATCHERS_PER_STREAM = 10_000;
@@ -46,6 +46,11 @@ export class WatchLoad {
   private puts = 0;
   private closing = false;
   private onAllDelivered: (() => void) | undefined;
+  /** When the response being scanned arrived; onEvent measures each of its events against it. */
+  private receivedNs = 0;
+  /** The scan result and event callback, reused for every response (no garbage per message). */
+  private readonly scan: WatchScan = { watchId: 0, created: false, canceled: false, events: 0 };
+  private readonly onEventBound = (sentNs: number): void => this.onEvent(sentNs);
 
   constructor(
     private readonly task: SuiteTask,
@@ -82,7 +87,8 @@ export class WatchLoad {
           // Events are read off the wire (watch-scan.ts); only creations and cancellations,
           // which carry what must be reported, are decoded whole.
           const now = nowNs();
-          const scan = scanWatchResponse(msg, (sent) => this.onEvent(now, sent));
+          this.receivedNs = now;
+          const scan = scanWatchResponse(msg, this.onEventBound, this.scan);
           if (scan.events > 0) this.lastEventNs = now;
           if (this.delivered >= this.expected && this.onAllDelivered) this.onAllDelivered();
           if (!scan.created && !scan.canceled) return;
@@ -118,9 +124,9 @@ export class WatchLoad {
     });
   }
 
-  private onEvent(now: number, sentNs: number): void {
+  private onEvent(sentNs: number): void {
     if (Number.isNaN(sentNs)) this.meter.error(new Error(`an event value has no send time (under ${STAMP_BYTES} bytes)`));
-    else this.meter.histogram.recordNs(now - sentNs);
+    else this.meter.histogram.recordNs(this.receivedNs - sentNs);
     this.delivered++;
   }
 
