@@ -16,7 +16,8 @@ import { pooledChunkReuses } from './watch-frames.js';
 
 const WATCHERS = 8;
 const PUTS = 1500;
-const IN_FLIGHT = 30;
+/** Few enough that grpc-js keeps up: a chunk is reused only once the stream's queue is short. */
+const IN_FLIGHT = 4;
 const VALUE_BYTES = 1024;
 
 function valueOf(i: number): Buffer {
