@@ -106,8 +106,7 @@ export function scanWatchResponse(buf: Buffer, onEvent: (sentNs: number) => void
       const v = varint(buf, end);
       // Beyond 2^53 (a negative int64 is sent as 10 bytes) the float sum is inexact: read it again.
       out.watchId = v < 2 ** 53 ? v : new ProtoReader(buf, at).int64();
-    }
-    else if (t === T_CREATED) out.created = varint(buf, end) !== 0;
+    } else if (t === T_CREATED) out.created = varint(buf, end) !== 0;
     else if (t === T_CANCELED) out.canceled = varint(buf, end) !== 0;
     else skip(buf, end, t & 7);
   }

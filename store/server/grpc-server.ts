@@ -22,12 +22,9 @@ import { WatchSession } from './watch-session.js';
 
 /**
  * What a streaming call (a Watch stream, above all) may hold for a client that reads slower than
- * it is sent to, before its watchers fall back to catching up from history. 1 MiB was ~17 ms of
- * a watch-fanout stream (25 watchers, ~7,000 puts/s): a load generator's GC pause or a few ms
- * without a core filled it, and the catch-up of every watcher of the stream, each encoded on its
- * own, made the member slower for the others (fan-out p99 75-620 ms after the request suites,
- * 6-33 streams full per run). With 8 MiB: none full in the same runs, p99 30-55 ms. etcd bounds
- * a stream by count instead (128 responses buffered before its watchers become victims).
+ * it is sent to, before its watchers fall back to catching up from history, each on its own. At
+ * fan-out rates 1 MiB was ~17 ms, less than a client's GC pause (bench/README.md, entry 13).
+ * etcd bounds a stream by count instead (128 responses).
  */
 const STREAM_BUFFER_BYTES = 8 * 1024 * 1024;
 
