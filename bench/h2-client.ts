@@ -21,6 +21,7 @@ import {
   H2Error,
   Setting,
   frame,
+  frameLength,
   rstStreamFrame,
   settingsFrame,
   windowUpdateFrame,
@@ -284,7 +285,7 @@ export class H2ClientConnection {
           return;
         }
       }
-      const total = FRAME_HEADER + ((c[0]! << 16) | (c[1]! << 8) | c[2]!);
+      const total = FRAME_HEADER + frameLength(c, 0);
       if (total - FRAME_HEADER > MAX_FRAME_BYTES) return this.protocolError(`frame of ${total - FRAME_HEADER} bytes`);
       const take = Math.min(total - c.length, chunk.length - pos);
       c = Buffer.concat([c, chunk.subarray(pos, pos + take)]);
@@ -303,7 +304,7 @@ export class H2ClientConnection {
   /** Handles the whole frames of `buf` from `pos`; returns where the first incomplete one starts. */
   private parse(buf: Buffer, pos: number): number {
     while (buf.length - pos >= FRAME_HEADER && !this.failure) {
-      const len = (buf[pos]! << 16) | (buf[pos + 1]! << 8) | buf[pos + 2]!;
+      const len = frameLength(buf, pos);
       if (len > MAX_FRAME_BYTES) {
         this.protocolError(`frame of ${len} bytes`);
         break;

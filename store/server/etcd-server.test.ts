@@ -5,12 +5,8 @@
 import { describeKVConformance } from '../kv-conformance.js';
 import { RemoteKV } from '../kv-remote.js';
 import { startKeelsonCluster } from '../../common/keelson-cluster.js';
-import { freePorts } from '../../common/free-port.js';
-import { silentLogger } from '../../common/logger.js';
-import { makeTempDir } from '../../common/temp-dir.js';
-import { configFromFlags } from '../../cli/master.js';
 import { LocalKV } from '../kv-local.js';
-import { EtcdServer } from './etcd-server.js';
+import { startInProcessMember } from './in-process-member.js';
 
 describeKVConformance('keelson master (1 member) over gRPC', async () => {
   const cluster = await startKeelsonCluster({ members: 1 });
@@ -25,35 +21,13 @@ describeKVConformance('keelson master (1 member) over gRPC', async () => {
 });
 
 describeKVConformance('keelson store in-process (LocalKV)', async () => {
-  const tmp = await makeTempDir('keelson-local-');
-  const [peer] = await freePorts(1);
-  const server = await EtcdServer.start(
-    configFromFlags({
-      name: 'solo',
-      dataDir: tmp.path,
-      listenClientUrls: ['http://127.0.0.1:0'],
-      advertiseClientUrls: ['http://127.0.0.1:0'],
-      listenPeerUrls: [`http://127.0.0.1:${peer}`],
-      initialAdvertisePeerUrls: [`http://127.0.0.1:${peer}`],
-      initialClusterState: 'new',
-      initialClusterToken: 'local-test',
-      heartbeatInterval: 100,
-      electionTimeout: 1000,
-      snapshotCount: 100_000,
-      maxRequestBytes: 1.5 * 1024 * 1024,
-      maxTxnOps: 128,
-      experimentalWatchProgressNotifyInterval: 600_000,
-      logLevel: 'error',
-    }),
-    silentLogger,
-  );
-  const kv = new LocalKV(server);
+  const m = await startInProcessMember('local-test');
+  const kv = new LocalKV(m.server);
   return {
     kv,
     cleanup: async () => {
       await kv.close();
-      await server.stop();
-      await tmp.cleanup();
+      await m.stop();
     },
   };
 });

@@ -7,14 +7,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, connect, type Server, type Socket } from 'node:net';
-import { configFromFlags } from '../../cli/master.js';
-import { freePorts } from '../../common/free-port.js';
-import { silentLogger } from '../../common/logger.js';
-import { makeTempDir } from '../../common/temp-dir.js';
 import type { WatchResponse } from '../api/types.js';
 import { RemoteKV } from '../kv-remote.js';
-import { EtcdServer } from './etcd-server.js';
-import { EtcdGrpcServer } from './grpc-server.js';
+import { b, prefixEnd, waitUntil } from '../kv-test-support.js';
+import { startInProcessMember } from './in-process-member.js';
 import { pooledChunkReuses } from './watch-frames.js';
 
 const WATCHERS = 8;
@@ -24,43 +20,6 @@ function valueOf(i: number): Buffer {
   const v = Buffer.alloc(VALUE_BYTES);
   for (let j = 0; j < VALUE_BYTES; j += 4) v.writeUInt32LE((i * 2654435761 + j) >>> 0, j);
   return v;
-}
-
-/** A single member in this process (so that its counters can be read), serving gRPC on `client`. */
-async function startMember(): Promise<{ server: EtcdServer; endpoint: string; stop: () => Promise<void> }> {
-  const tmp = await makeTempDir('keelson-watch-volume-');
-  const [client, peer] = await freePorts(2);
-  const server = await EtcdServer.start(
-    configFromFlags({
-      name: 'solo',
-      dataDir: tmp.path,
-      listenClientUrls: [`http://127.0.0.1:${client}`],
-      advertiseClientUrls: [`http://127.0.0.1:${client}`],
-      listenPeerUrls: [`http://127.0.0.1:${peer}`],
-      initialAdvertisePeerUrls: [`http://127.0.0.1:${peer}`],
-      initialClusterState: 'new',
-      initialClusterToken: 'watch-volume',
-      heartbeatInterval: 100,
-      electionTimeout: 1000,
-      snapshotCount: 100_000,
-      maxRequestBytes: 1.5 * 1024 * 1024,
-      maxTxnOps: 128,
-      experimentalWatchProgressNotifyInterval: 600_000,
-      logLevel: 'error',
-    }),
-    silentLogger,
-  );
-  const grpc = new EtcdGrpcServer(server);
-  await grpc.start({ listen: [`127.0.0.1:${client}`] });
-  return {
-    server,
-    endpoint: `127.0.0.1:${client}`,
-    stop: async () => {
-      await grpc.stop();
-      await server.stop();
-      await tmp.cleanup();
-    },
-  };
 }
 
 interface Seen {
@@ -75,7 +34,7 @@ async function watchAll(kv: RemoteKV): Promise<{ seen: Seen[][]; failure: () => 
   let failure: Error | undefined;
   const handles = seen.map((got) =>
     kv.watch(
-      { key: Buffer.from('vol/'), rangeEnd: Buffer.from('vol0') },
+      { key: b('vol/'), rangeEnd: prefixEnd(b('vol/')) },
       {
         onResponse: (res: WatchResponse) => {
           for (const e of res.events) got.push({ key: e.kv.key.toString(), value: Buffer.from(e.kv.value), rev: e.kv.modRevision });
@@ -108,8 +67,8 @@ async function putAll(kv: RemoteKV, puts: number, inFlight: number): Promise<Map
 }
 
 async function checkAll(w: Awaited<ReturnType<typeof watchAll>>, puts: number, revs: Map<string, number>): Promise<void> {
-  const deadline = Date.now() + 60_000;
-  while (w.seen.some((g) => g.length < puts) && Date.now() < deadline && !w.failure()) await new Promise((r) => setTimeout(r, 20));
+  // On a timeout the assertions below say what was missing.
+  await waitUntil('every event at every watcher', () => w.failure() !== undefined || w.seen.every((g) => g.length >= puts), 60_000).catch(() => undefined);
   assert.equal(w.failure(), undefined);
   for (const got of w.seen) {
     assert.equal(got.length, puts);
@@ -124,7 +83,7 @@ async function checkAll(w: Awaited<ReturnType<typeof watchAll>>, puts: number, r
 }
 
 test('a watch stream carries ~12 MB of events to 8 watchers intact while its frame chunks are reused', { timeout: 120_000 }, async () => {
-  const m = await startMember();
+  const m = await startInProcessMember('watch-volume', { grpc: true });
   const kv = new RemoteKV({ endpoints: [m.endpoint], timeoutMs: 30_000 });
   try {
     const reusesBefore = pooledChunkReuses();
@@ -142,7 +101,7 @@ test('a watch stream carries ~12 MB of events to 8 watchers intact while its fra
 });
 
 test('a watch client that stops reading: its watchers fall behind, catch up, and miss nothing', { timeout: 120_000 }, async () => {
-  const m = await startMember();
+  const m = await startInProcessMember('watch-volume', { grpc: true });
   // The watchers' connection goes through this proxy, which stops reading from the server while
   // `stalled`; the writer talks to the server directly.
   let stalled = false;

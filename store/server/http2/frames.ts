@@ -67,6 +67,11 @@ export class ConnectionError extends Error {
   }
 }
 
+/** The payload length in the frame header at `at` (its first 24 bits). */
+export function frameLength(buf: Uint8Array, at: number): number {
+  return ((buf[at] as number) << 16) | ((buf[at + 1] as number) << 8) | (buf[at + 2] as number);
+}
+
 /** Writes a frame header at `at` of `buf`. */
 export function writeFrameHeader(buf: Buffer, at: number, length: number, type: FrameType, flags: number, stream: number): void {
   buf[at] = (length >>> 16) & 0xff;

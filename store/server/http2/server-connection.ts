@@ -40,6 +40,7 @@ import {
   rstStreamFrame,
   settingsFrame,
   windowUpdateFrame,
+  frameLength,
   writeFrameHeader,
 } from './frames.js';
 import { HpackDecoder, HpackError, encodeHeaderBlock, type HeaderFields } from './hpack.js';
@@ -304,7 +305,7 @@ export class ServerConnection {
         pos = CONNECTION_PREFACE.length;
       }
       while (buf.length - pos >= FRAME_HEADER) {
-        const len = ((buf[pos] as number) << 16) | ((buf[pos + 1] as number) << 8) | (buf[pos + 2] as number);
+        const len = frameLength(buf, pos);
         if (len > DEFAULT_MAX_FRAME_SIZE) throw new ConnectionError(H2Error.FRAME_SIZE_ERROR, `frame of ${len} bytes over the maximum ${DEFAULT_MAX_FRAME_SIZE}`);
         if (buf.length - pos - FRAME_HEADER < len) break;
         const type = buf[pos + 3] as number;
