@@ -115,6 +115,39 @@ test('watch basics: created first, ids, ranges, filters, prevKv, history, progre
   assert.equal(s3sink.queue.length, 0);
 });
 
+test('watchers that fall behind together catch up on shared responses', async (t) => {
+  const h = await Harness.open(t, { watch: { maxRevisionsPerBatch: 4 } });
+  // Two full streams of three watchers each on one prefix (one of them filtered) fall behind.
+  const sinks = [new QueueSink(1), new QueueSink(1)];
+  const streams = sinks.map((sink) => h.sm.watchHub.openStream(sink));
+  for (const s of streams) {
+    s.watch({ key: b('p/'), rangeEnd: b('p0') });
+    s.watch({ key: b('p/'), rangeEnd: b('p0') });
+    s.watch({ key: b('p/'), rangeEnd: b('p0'), filters: [WatchFilterType.NODELETE] });
+  }
+  for (let i = 0; i < 10; i++) await h.do({ put: { key: b(`p/${i}`), value: b(`v${i}`) } }); // 2..11
+  await h.do({ deleteRange: { key: b('p/3') } }); // 12
+  await h.do({ put: { key: b('q'), value: b('elsewhere') } }); // 13
+  assert.ok(h.sm.watchHub.stats().slowStreamEvents > 0, 'the streams were full');
+  await settle(h, sinks, () => streams.forEach((s) => s.resume()));
+
+  const want = [...Array.from({ length: 10 }, (_, i) => `PUT p/${i}@${i + 2}`), 'DEL p/3@12'];
+  for (const sink of sinks) {
+    const by = (id: number): WatchResponse[] => sink.got.filter((r) => r.watchId === id);
+    assert.deepEqual(by(0).flatMap(evStr), want);
+    assert.deepEqual(by(1).flatMap(evStr), want);
+    assert.deepEqual(by(2).flatMap(evStr), want.slice(0, -1), 'NODELETE');
+  }
+  // Past the first response (which each stream took while synced), each catch-up response's
+  // events are the same array for every watcher of the same range and options, on both streams.
+  const arrays = (id: number): WatchResponse['events'][] => sinks.flatMap((sink) => sink.got.filter((r) => r.watchId === id).slice(1).map((r) => r.events));
+  const plain = [...arrays(0), ...arrays(1)];
+  assert.ok(plain.length >= 8, `catch-up responses (${plain.length})`);
+  const distinct = new Set(plain);
+  assert.ok(distinct.size * 2 <= plain.length, `${distinct.size} distinct arrays for ${plain.length} responses`);
+  for (const evs of arrays(2)) assert.ok(!distinct.has(evs), 'a filtered watcher has its own');
+});
+
 interface ModelEvent {
   rev: number;
   type: EventType;

@@ -97,6 +97,14 @@ function rangeSig(key: string, end: RangeEnd): string {
   return end === undefined ? `s${key}` : `r${key}\u0100${end}`;
 }
 
+/** One catch-up response's events from a revision on, and the revision that follows them. */
+interface CatchUpPart {
+  readonly events: readonly Event[];
+  readonly next: number;
+}
+/** Catch-up parts of one sync round by range, options and start revision (see catchUpFromMemory). */
+type CatchUpParts = Map<string, CatchUpPart>;
+
 function filterEvents(evs: readonly Event[], noPut: boolean, noDelete: boolean): readonly Event[] {
   if (!noPut && !noDelete) return evs;
   return evs.filter((e) => !((noPut && e.type === EventType.PUT) || (noDelete && e.type === EventType.DELETE)));
@@ -376,6 +384,7 @@ export class WatchHub {
     if (this.deliveredRev < this.store.currentRev) this.deliver();
     let served = 0;
     let more = false;
+    const shared: CatchUpParts = new Map();
     for (const w of [...this.unsynced]) {
       if (w.state !== 'unsynced' || w.reading || w.stream.blocked) continue;
       if (served >= this.maxWatchersPerRound) {
@@ -383,13 +392,13 @@ export class WatchHub {
         break;
       }
       served++;
-      if (this.syncOne(w)) more = true;
+      if (this.syncOne(w, shared)) more = true;
     }
     if (more) this.scheduleSync();
   }
 
   /** One step for one unsynced watcher; true when it needs another round. */
-  private syncOne(w: Watcher): boolean {
+  private syncOne(w: Watcher, shared: CatchUpParts): boolean {
     const store = this.store;
     if (w.minRev < store.compactRev) {
       const ok = w.stream.emit({
@@ -413,7 +422,7 @@ export class WatchHub {
     }
     const lo = store.history.lo;
     if (w.minRev >= lo) {
-      this.catchUpFromMemory(w, cur);
+      this.catchUpFromMemory(w, cur, shared);
       return w.state === 'unsynced' && !w.stream.blocked;
     }
     // Older than memory reaches: read level (everything below `lo` is on disk).
@@ -464,27 +473,46 @@ export class WatchHub {
     }
   }
 
-  private catchUpFromMemory(w: Watcher, cur: number): void {
-    const hist = this.store.history;
+  /**
+   * Feeds `w` from the in-memory history until it is caught up or its stream is full. Watchers
+   * that fell behind together (a stream that was full, a member that paused) are owed the same
+   * revisions: within one sync round, every watcher of the same range, options and position
+   * gets the very same response part (`shared`), so it is read out of history and encoded once,
+   * as for synced watchers, instead of once per watcher.
+   */
+  private catchUpFromMemory(w: Watcher, cur: number, shared: CatchUpParts): void {
+    const sig = `${rangeSig(w.key, w.end)}\u0101${w.variant()}\u0101`;
     while (w.state === 'unsynced' && !w.stream.blocked && w.minRev <= cur) {
-      const from = w.minRev;
-      const events: Event[] = [];
-      let rev = from;
-      for (; rev <= cur && rev < from + this.maxRevs && events.length < this.maxEvents; rev++) {
-        const entry = hist.get(rev);
-        invariant(entry !== undefined, () => `revision ${rev} missing from memory`);
-        const prevAllowed = rev - 1 >= this.store.compactRev;
-        const src = w.prevKv && prevAllowed ? entry.watch : eventsWithoutPrev(entry);
-        for (const ev of src) {
-          if (!w.matches(ev.kv.key.toString('latin1'))) continue;
-          if ((w.noPut && ev.type === EventType.PUT) || (w.noDelete && ev.type === EventType.DELETE)) continue;
-          events.push(ev);
-        }
+      const key = sig + w.minRev;
+      let part = shared.get(key);
+      if (part === undefined) {
+        part = this.catchUpPart(w, cur);
+        shared.set(key, part);
       }
-      w.minRev = rev;
-      if (events.length > 0 && !w.stream.emit(this.eventResponse(w.id, this.store.currentRev, events))) return;
+      w.minRev = part.next;
+      if (part.events.length > 0 && !w.stream.emit(this.eventResponse(w.id, this.store.currentRev, part.events))) return;
     }
     if (w.state === 'unsynced' && w.minRev > cur && !w.stream.blocked) this.toSynced(w);
+  }
+
+  /** The events `w` is owed from w.minRev on, up to one response's worth (and the revision after). */
+  private catchUpPart(w: Watcher, cur: number): CatchUpPart {
+    const hist = this.store.history;
+    const from = w.minRev;
+    const events: Event[] = [];
+    let rev = from;
+    for (; rev <= cur && rev < from + this.maxRevs && events.length < this.maxEvents; rev++) {
+      const entry = hist.get(rev);
+      invariant(entry !== undefined, () => `revision ${rev} missing from memory`);
+      const prevAllowed = rev - 1 >= this.store.compactRev;
+      const src = w.prevKv && prevAllowed ? entry.watch : eventsWithoutPrev(entry);
+      for (const ev of src) {
+        if (!w.matches(ev.kv.key.toString('latin1'))) continue;
+        if ((w.noPut && ev.type === EventType.PUT) || (w.noDelete && ev.type === EventType.DELETE)) continue;
+        events.push(ev);
+      }
+    }
+    return { events, next: rev };
   }
 
   /** @internal progress for one stream (WatchProgressRequest): only when all are synced. */
