@@ -9,7 +9,7 @@ import { CorruptLogError, RaftLogStore } from './log-store.js';
 import { encodeEntryRecord, encodeRecord } from './record-codec.js';
 import { Wal } from './wal.js';
 import { FRAME_HEADER_BYTES } from './wal-frame.js';
-import { listSegments } from './wal-reader.js';
+import { listSegments, readWal } from './wal-reader.js';
 
 const ent = (index: number, term: number, s = `e${index}`): Entry => ({ index, term, type: EntryType.Normal, data: Buffer.from(s) });
 const range = (lo: number, hi: number, term: number, size = 0): Entry[] =>
@@ -224,4 +224,25 @@ test('moving a LevelDB log finishes or starts over after a crash at any step', a
   s = await RaftLogStore.open(c);
   t.after(() => s.close());
   assertLegacyContents(s);
+});
+
+test('a small frame is written by the time save() returns; a big one goes on in the background', async (t) => {
+  // The runtime relies on this to send a Ready's acknowledgements before it applies (raft-runtime.ts).
+  const tmp = await makeTempDir();
+  t.after(() => tmp.cleanup());
+  const dir = join(tmp.path, 'wal');
+  const s = await RaftLogStore.open(dir);
+  t.after(() => s.close());
+  // (A fresh log is zero-filling its first chunk, which a write must wait for: let it finish.)
+  await s.settled();
+  const small = s.save({ entries: range(1, 10, 1), hardState: { term: 1, vote: 1, commit: 0 }, sync: true });
+  assert.equal(s.writing, false, 'written inside the call');
+  const onDisk = await readWal(dir);
+  assert.equal(onDisk.log.base + onDisk.log.entries.length - 1, 10, 'and the entries are in the file');
+  await small;
+  const big = s.save({ entries: range(11, 12, 1, 300 * 1024), sync: true });
+  assert.equal(s.writing, true, 'a frame over 256 KiB is written from the thread pool');
+  await big;
+  assert.equal(s.writing, false);
+  assert.equal(s.memory.lastIndex(), 12);
 });

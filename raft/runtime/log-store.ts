@@ -80,6 +80,11 @@ export class RaftLogStore {
     this.identityRecord = id;
   }
 
+  /** A save() is still writing its frame (false right after a save() whose write was done on the spot). */
+  get writing(): boolean {
+    return this.wal.isAppending;
+  }
+
   /** Persists one Ready's worth of state in one frame, then mirrors it in memory. */
   async save(req: SaveRequest): Promise<void> {
     const mem = this.memory;

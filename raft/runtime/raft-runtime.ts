@@ -446,8 +446,8 @@ export class RaftRuntime {
     // safety (the leader tells it again after a restart), and writing it on every commit cost each
     // member one database write per request. It goes to disk with the next entries or vote.
     const commitOnly = !rd.snapshot && rd.entries.length === 0 && rd.hardState !== undefined && termVoteUnchanged;
-    // Committed entries that were made durable by earlier Readys are applied while this Ready's
-    // new entries are written: the write is off the latency path of every request. (Committed
+    // Committed entries that were made durable by earlier Readys may be applied while this
+    // Ready's new entries are written (when the write goes to the thread pool). (Committed
     // entries are never among those a conflicting append replaces; the bound below is
     // defensive.) Entries of this Ready wait for its write, as the contract says.
     const firstNew = rd.entries.length > 0 ? (rd.entries[0] as Entry).index : Infinity;
@@ -457,14 +457,20 @@ export class RaftRuntime {
     const t0 = performance.now();
     const saved = commitOnly ? Promise.resolve() : this.store.save(save).then(() => this.opts.onLogWrite?.(performance.now() - t0, rd.mustSync));
     let applying: Promise<void> | undefined;
-    if (split > 0) {
+    const applyDurable = (): void => {
       applying = this.applyEntries(split === ce.length ? ce : ce.slice(0, split));
       // Awaited below; if the write fails first, this must not surface as an unhandled rejection.
       applying.catch(() => undefined);
-    }
+    };
+    // Small frames are written from this thread inside save(): then there is no write to overlap,
+    // and applying first would only hold back this Ready's messages (a follower's acknowledgement,
+    // which the leader's commit waits for) behind the apply and the watch delivery it triggers.
+    const written = !this.store.writing;
+    if (split > 0 && !written) applyDurable();
     await saved;
     // 2. send
     this.transport.send(sendLater);
+    if (split > 0 && applying === undefined) applyDurable();
     // 3. apply
     if (rd.snapshot) {
       this.applied = rd.snapshot.metadata.index;

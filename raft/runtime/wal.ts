@@ -162,6 +162,11 @@ export class Wal {
   /** The highest entry index written so far (0 if none), for naming the next segment. */
   private lastIndexWritten = 0;
 
+  /** An append has not finished its write yet (appends of small frames finish inside the call). */
+  get isAppending(): boolean {
+    return this.appending;
+  }
+
   /** Appends one frame; it is durable when this resolves. One append at a time. */
   async append(f: LogFrame): Promise<void> {
     if (this.failed) throw new Error(`raft log ${this.dir} failed earlier: ${this.failed.message}`);
