@@ -1,10 +1,13 @@
 // The load generator's gRPC client (over its own HTTP/2 client, h2-client.ts) against the real
 // etcd 3.4 and against keelson: unary calls, errors as each server sends them, the watch and
-// keep-alive streams, messages bigger than the HTTP/2 windows both ways, and gRPC message
-// framing split and packed any way.
+// keep-alive streams, messages bigger than the HTTP/2 windows both ways, gRPC message framing
+// split and packed any way, and HTTP/2 frames cut anywhere by the client's reads.
 
 import assert from 'node:assert/strict';
+import { connect, createServer, type AddressInfo } from 'node:net';
 import { test } from 'node:test';
+import { setImmediate as tick } from 'node:timers/promises';
+import { Prng } from '../common/prng.js';
 import { EventType, type LeaseKeepAliveResponse, type WatchResponse } from '../store/api/types.js';
 import { BenchConnection, MAX_MESSAGE_BYTES } from './bench-connection.js';
 import { FrameReader, frameMessage } from '../store/server/grpc-frames.js';
@@ -34,6 +37,22 @@ test('frames reassemble across any chunking', () => {
     }
     assert.deepEqual(got, msgs, `reused chunks of ${size}`);
   }
+  // ... and joins split messages in one buffer it reuses: nothing allocated per message.
+  const small = Array.from({ length: 20 }, (_, i) => Buffer.alloc(100, i));
+  const smallWire = Buffer.concat(small.map(frameMessage));
+  const r = new FrameReader(MAX_MESSAGE_BYTES, false);
+  const places = new Set<string>();
+  const copies: Buffer[] = [];
+  const ids = new Map<ArrayBufferLike, number>();
+  for (let i = 0; i < smallWire.length; i += 64) {
+    r.push(Buffer.from(smallWire.subarray(i, i + 64)), (m) => {
+      if (!ids.has(m.buffer)) ids.set(m.buffer, ids.size);
+      places.add(`${ids.get(m.buffer)}:${m.byteOffset}`);
+      copies.push(Buffer.from(m));
+    });
+  }
+  assert.deepEqual(copies, small);
+  assert.equal(places.size, 1, 'every split message was joined in the same place');
   const compressed = frameMessage(Buffer.from('x'));
   compressed[0] = 1;
   assert.throws(() => new FrameReader(MAX_MESSAGE_BYTES).push(compressed, () => undefined), /compressed/);
@@ -49,6 +68,45 @@ for (const target of ['etcd', 'keelson'] as TargetName[]) {
     await exercise(conn);
   });
 }
+
+test('BenchConnection reads frames that reads cut anywhere (keelson through a re-chunking proxy)', { timeout: 90_000 }, async (t) => {
+  const server = await startTarget('keelson', 1);
+  t.after(() => server.stop());
+  const [host, port] = server.endpoints[0]!.split(':') as [string, string];
+  // Server-to-client bytes are forwarded in pieces of random size (a third of them under 10
+  // bytes), one write per turn, so the client's reads end inside frame headers and payloads.
+  const prng = new Prng(11);
+  const proxy = createServer((down) => {
+    const up = connect(Number(port), host);
+    down.setNoDelay(true);
+    let chain = Promise.resolve();
+    up.on('data', (data: Buffer) => {
+      up.pause();
+      chain = chain.then(async () => {
+        for (let i = 0; i < data.length && !down.destroyed; ) {
+          const n = Math.min(data.length - i, prng.chance(0.33) ? 1 + prng.int(9) : 1 + prng.int(4000));
+          down.write(data.subarray(i, i + n));
+          i += n;
+          await tick();
+        }
+        up.resume();
+      });
+    });
+    down.pipe(up);
+    const end = (): void => {
+      up.destroy();
+      down.destroy();
+    };
+    up.on('error', end).on('close', end);
+    down.on('error', end).on('close', end);
+  });
+  await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', () => r()));
+  t.after(() => new Promise<void>((r) => proxy.close(() => r())));
+  const conn = new BenchConnection(`127.0.0.1:${(proxy.address() as AddressInfo).port}`);
+  t.after(() => conn.close());
+  await conn.connect();
+  await exercise(conn);
+});
 
 async function exercise(conn: BenchConnection): Promise<void> {
   const put = await conn.put({ key: Buffer.from('k'), value: Buffer.from('v1') });

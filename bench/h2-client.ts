@@ -89,7 +89,9 @@ export class H2ClientStream {
 export class H2ClientConnection {
   private readonly streams = new Map<number, H2ClientStream>();
   private nextId = 1;
-  private carry: Buffer | undefined;
+  /** The start of a frame that the last read cut off: carry[0..carryLen). */
+  private carry = Buffer.allocUnsafe(FRAME_HEADER + 16384);
+  private carryLen = 0;
   private readonly hpack = new HpackDecoder(4096, MAX_HEADER_BLOCK);
   /**
    * Decoded header blocks that left the HPACK table as it was, by their bytes: a server answers
@@ -275,30 +277,36 @@ export class H2ClientConnection {
     let pos = 0;
     // A frame cut by the previous read's end was copied aside (the read buffer is reused): join
     // it with just the bytes that complete it, then parse the rest of this read in place.
-    if (this.carry) {
-      let c = this.carry;
-      if (c.length < FRAME_HEADER) {
-        pos = Math.min(FRAME_HEADER - c.length, chunk.length);
-        c = Buffer.concat([c, chunk.subarray(0, pos)]);
-        if (c.length < FRAME_HEADER) {
-          this.carry = c;
-          return;
-        }
+    if (this.carryLen > 0) {
+      if (this.carryLen < FRAME_HEADER) {
+        pos = Math.min(FRAME_HEADER - this.carryLen, chunk.length);
+        this.carryIn(chunk, 0, pos);
+        if (this.carryLen < FRAME_HEADER) return;
       }
-      const total = FRAME_HEADER + frameLength(c, 0);
-      if (total - FRAME_HEADER > MAX_FRAME_BYTES) return this.protocolError(`frame of ${total - FRAME_HEADER} bytes`);
-      const take = Math.min(total - c.length, chunk.length - pos);
-      c = Buffer.concat([c, chunk.subarray(pos, pos + take)]);
+      const len = frameLength(this.carry, 0);
+      if (len > MAX_FRAME_BYTES) return this.protocolError(`frame of ${len} bytes`);
+      const total = FRAME_HEADER + len;
+      const take = Math.min(total - this.carryLen, chunk.length - pos);
+      this.carryIn(chunk, pos, pos + take);
       pos += take;
-      if (c.length < total) {
-        this.carry = c;
-        return;
-      }
-      this.carry = undefined;
-      if (this.parse(c, 0) !== c.length) return; // a protocol error: the connection failed
+      if (this.carryLen < total) return;
+      this.carryLen = 0;
+      if (this.parse(this.carry.subarray(0, total), 0) !== total) return; // a protocol error: the connection failed
     }
     const done = this.parse(chunk, pos);
-    if (done < chunk.length && !this.failure) this.carry = Buffer.from(chunk.subarray(done));
+    if (done < chunk.length && !this.failure) this.carryIn(chunk, done, chunk.length);
+  }
+
+  /** Appends chunk[from..to] to the carried frame (its buffer is reused, grown when a frame needs it). */
+  private carryIn(chunk: Buffer, from: number, to: number): void {
+    const need = this.carryLen + to - from;
+    if (this.carry.length < need) {
+      const bigger = Buffer.allocUnsafe(Math.max(need, 2 * this.carry.length));
+      this.carry.copy(bigger, 0, 0, this.carryLen);
+      this.carry = bigger;
+    }
+    chunk.copy(this.carry, this.carryLen, from, to);
+    this.carryLen = need;
   }
 
   /** Handles the whole frames of `buf` from `pos`; returns where the first incomplete one starts. */

@@ -5,6 +5,7 @@
 // --max-request-bytes plus 512 KiB).
 
 const HEADER_BYTES = 5;
+const EMPTY = Buffer.alloc(0);
 
 /** Why a stream's bytes cannot be read as gRPC messages. */
 export class FrameError extends Error {
@@ -27,74 +28,87 @@ export function frameMessage(body: Uint8Array): Buffer {
 }
 
 export class FrameReader {
-  private pending: Buffer[] = [];
-  private pendingBytes = 0;
-  /** Bytes needed before the next message (or its header) is complete: chunks are only joined then. */
-  private need = HEADER_BYTES;
+  /** The prefix of a message split across chunks, while fewer than 5 of its bytes have come. */
+  private readonly head = Buffer.alloc(HEADER_BYTES);
+  private headLen = 0;
+  /** Where the split message's bytes are joined, and how many have come. */
+  private body: Buffer = EMPTY;
+  private bodyLen = 0;
+  private msgLen = 0;
+  /** The buffer joined messages reuse (transient messages only). */
+  private scratch: Buffer = EMPTY;
 
   /**
-   * @param chunksStay false when the caller reuses a chunk's memory once push() returns (a
-   *   reused read buffer): what the reader keeps of it is then copied.
+   * @param chunksStay true when a chunk's memory stays as it is after push() returns: messages
+   *   are then views of the chunks (or, split across chunks, a buffer of their own) that the
+   *   caller may keep. false when the caller reuses chunk memory (a reused read buffer): every
+   *   message is then valid only during its onMessage call, and a split one is joined in one
+   *   buffer that the reader reuses, so reading allocates nothing per message.
    */
   constructor(
     private readonly maxMessageBytes: number,
     private readonly chunksStay = true,
   ) {}
 
-  private keep(chunk: Buffer): Buffer {
-    return this.chunksStay ? chunk : Buffer.from(chunk);
-  }
-
   /**
    * Feeds one DATA chunk; calls `onMessage` for each message it completes, in order. Throws a
    * FrameError for a message over the limit or a compressed one (none is ever negotiated).
    */
   push(chunk: Buffer, onMessage: (msg: Buffer) => void): void {
-    let buf: Buffer;
-    if (this.pendingBytes === 0) {
-      if (chunk.length < HEADER_BYTES) {
-        this.pending.push(this.keep(chunk));
-        this.pendingBytes = chunk.length;
-        return;
-      }
-      buf = chunk;
-    } else {
-      if (this.pendingBytes + chunk.length < this.need) {
-        this.pending.push(this.keep(chunk));
-        this.pendingBytes += chunk.length;
-        return;
-      }
-      this.pending.push(chunk);
-      this.pendingBytes += chunk.length;
-      buf = Buffer.concat(this.pending, this.pendingBytes);
-      this.pending = [];
-      this.pendingBytes = 0;
-    }
-    this.need = HEADER_BYTES;
-    let pos = 0;
-    while (buf.length - pos >= HEADER_BYTES) {
-      if (buf[pos] !== 0) throw new FrameError('compressed', 'grpc: compressed messages are not supported');
-      const len = buf.readUInt32BE(pos + 1);
-      if (len > this.maxMessageBytes) {
-        throw new FrameError('too-large', `grpc: received message larger than max (${len} vs. ${this.maxMessageBytes})`);
-      }
-      if (buf.length - pos - HEADER_BYTES < len) {
-        this.need = HEADER_BYTES + len;
-        break;
-      }
-      onMessage(buf.subarray(pos + HEADER_BYTES, pos + HEADER_BYTES + len));
+    let pos = this.headLen > 0 ? this.join(chunk, 0, onMessage) : 0;
+    if (this.headLen > 0) return; // all of the chunk went to the split message
+    while (chunk.length - pos >= HEADER_BYTES) {
+      const len = this.length(chunk, pos);
+      if (chunk.length - pos - HEADER_BYTES < len) break;
+      onMessage(chunk.subarray(pos + HEADER_BYTES, pos + HEADER_BYTES + len));
       pos += HEADER_BYTES + len;
     }
-    if (pos < buf.length) {
-      const rest = buf === chunk ? this.keep(buf.subarray(pos)) : buf.subarray(pos);
-      this.pending.push(rest);
-      this.pendingBytes = rest.length;
-    }
+    if (pos < chunk.length) this.join(chunk, pos, onMessage);
   }
 
   /** Bytes of an incomplete message still waiting for the rest. */
   get buffered(): number {
-    return this.pendingBytes;
+    return this.headLen + this.bodyLen;
+  }
+
+  /** The length from a message prefix at `at`, checked. */
+  private length(buf: Buffer, at: number): number {
+    if (buf[at] !== 0) throw new FrameError('compressed', 'grpc: compressed messages are not supported');
+    const len = buf.readUInt32BE(at + 1);
+    if (len > this.maxMessageBytes) {
+      throw new FrameError('too-large', `grpc: received message larger than max (${len} vs. ${this.maxMessageBytes})`);
+    }
+    return len;
+  }
+
+  /** Copies what the split message still needs from chunk[pos..]; delivers it once whole. Returns the new position. */
+  private join(chunk: Buffer, pos: number, onMessage: (msg: Buffer) => void): number {
+    if (this.headLen < HEADER_BYTES) {
+      const n = Math.min(HEADER_BYTES - this.headLen, chunk.length - pos);
+      chunk.copy(this.head, this.headLen, pos, pos + n);
+      this.headLen += n;
+      pos += n;
+      if (this.headLen < HEADER_BYTES) return pos;
+      this.msgLen = this.length(this.head, 0);
+      this.bodyLen = 0;
+      if (this.chunksStay) this.body = Buffer.allocUnsafe(this.msgLen);
+      else {
+        if (this.scratch.length < this.msgLen) this.scratch = Buffer.allocUnsafe(Math.max(this.msgLen, 2 * this.scratch.length));
+        this.body = this.scratch;
+      }
+    }
+    const n = Math.min(this.msgLen - this.bodyLen, chunk.length - pos);
+    chunk.copy(this.body, this.bodyLen, pos, pos + n);
+    this.bodyLen += n;
+    pos += n;
+    if (this.bodyLen === this.msgLen) {
+      const msg = this.body.subarray(0, this.msgLen);
+      this.headLen = 0;
+      this.bodyLen = 0;
+      this.body = EMPTY;
+      onMessage(msg);
+    }
+    return pos;
   }
 }
 
