@@ -35,7 +35,7 @@ export class FrameReader {
   private body: Buffer = EMPTY;
   private bodyLen = 0;
   private msgLen = 0;
-  /** The buffer joined messages reuse (transient messages only). */
+  /** The buffer joined messages reuse (transient messages only), grown to the largest so far. */
   private scratch: Buffer = EMPTY;
 
   /**
@@ -91,13 +91,10 @@ export class FrameReader {
       if (this.headLen < HEADER_BYTES) return pos;
       this.msgLen = this.length(this.head, 0);
       this.bodyLen = 0;
-      if (this.chunksStay) this.body = Buffer.allocUnsafe(this.msgLen);
-      else {
-        if (this.scratch.length < this.msgLen) this.scratch = Buffer.allocUnsafe(Math.max(this.msgLen, 2 * this.scratch.length));
-        this.body = this.scratch;
-      }
+      this.body = this.chunksStay ? EMPTY : this.scratch;
     }
     const n = Math.min(this.msgLen - this.bodyLen, chunk.length - pos);
+    if (this.body.length < this.bodyLen + n) this.grow(this.bodyLen + n);
     chunk.copy(this.body, this.bodyLen, pos, pos + n);
     this.bodyLen += n;
     pos += n;
@@ -109,6 +106,17 @@ export class FrameReader {
       onMessage(msg);
     }
     return pos;
+  }
+
+  /**
+   * Room for `need` bytes of the split message, grown as they arrive rather than sized from its
+   * prefix: a prefix that announces a big message costs nothing until the bytes come.
+   */
+  private grow(need: number): void {
+    const bigger = Buffer.allocUnsafe(Math.min(this.msgLen, Math.max(need, 2 * this.body.length, 4096)));
+    this.body.copy(bigger, 0, 0, this.bodyLen);
+    this.body = bigger;
+    if (!this.chunksStay) this.scratch = bigger;
   }
 }
 
