@@ -166,16 +166,16 @@ async function exercise(conn: BenchConnection): Promise<void> {
   assert.deepEqual(answers.map((a) => [a.ID, a.TTL]), [[lease.ID, 30], [lease.ID, 0]]);
   ka.cancel();
 
-  // Bigger than the windows: a 1 MiB put (the server's stream window is 64 KiB until it says
-  // otherwise) and a 3 MiB range answer (ours is 1 MiB per stream), bytes intact both ways.
+  // Bigger than the windows: 1 MiB puts (the server's stream window is 64 KiB until it says
+  // otherwise) and an 18 MiB range answer (ours are 16 MiB), bytes intact both ways.
+  const BIG = 18;
   const big = (i: number) => Buffer.alloc(1 << 20, 97 + i);
-  await Promise.all([0, 1, 2].map((i) => conn.put({ key: Buffer.from(`big/${i}`), value: big(i) })));
+  await Promise.all(Array.from({ length: BIG }, (_, i) => conn.put({ key: Buffer.from(`big/${String(i).padStart(2, '0')}`), value: big(i) })));
   const all = await conn.range({ key: Buffer.from('big/'), rangeEnd: Buffer.from('big0') });
-  assert.deepEqual(all.kvs.map((kv) => [kv.key.toString(), kv.value.equals(big(Number(kv.key.toString().slice(4))))]), [
-    ['big/0', true],
-    ['big/1', true],
-    ['big/2', true],
-  ]);
+  assert.deepEqual(
+    all.kvs.map((kv) => [kv.key.toString(), kv.value.equals(big(Number(kv.key.toString().slice(4))))]),
+    Array.from({ length: BIG }, (_, i) => [`big/${String(i).padStart(2, '0')}`, true]),
+  );
   // Many calls at once on the one connection, each answered with its own response.
   const many = await Promise.all(Array.from({ length: 200 }, (_, i) => conn.put({ key: Buffer.from(`m/${i}`), value: Buffer.from(String(i)), prevKv: true })));
   const revs = many.map((r) => r.header.revision);

@@ -31,8 +31,13 @@ import { HpackDecoder, type HeaderFields } from '../store/server/http2/hpack.js'
 
 /** One read's buffer: a fan-out stream arrives in reads of up to this much. */
 const READ_BYTES = 256 * 1024;
-/** Receive windows: large, so a busy watch stream is not paced by WINDOW_UPDATE round trips. */
-const STREAM_WINDOW = 1 << 20;
+/**
+ * Receive windows: large, so a busy watch stream is not paced by WINDOW_UPDATE round trips.
+ * 16 MiB is where grpc-go's clients (etcd's clientv3) take theirs under a stream like this (its
+ * BDP estimator's limit). With 1 MiB, a fan-out stream (~50 MB/s) had ~20 ms of data in flight,
+ * and a load generator that lost its core for longer left the server waiting on the window.
+ */
+const STREAM_WINDOW = 16 << 20;
 const CONNECTION_WINDOW = 16 << 20;
 /** Largest frame accepted (the servers send at most the default 16 KiB). */
 const MAX_FRAME_BYTES = 1 << 24;
