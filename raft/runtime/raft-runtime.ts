@@ -465,8 +465,7 @@ export class RaftRuntime {
     // Small frames are written from this thread inside save(): then there is no write to overlap,
     // and applying first would only hold back this Ready's messages (a follower's acknowledgement,
     // which the leader's commit waits for) behind the apply and the watch delivery it triggers.
-    const written = !this.store.writing;
-    if (split > 0 && !written) applyDurable();
+    if (split > 0 && this.store.writing) applyDurable();
     await saved;
     // 2. send
     this.transport.send(sendLater);
