@@ -94,6 +94,8 @@ test('a member down long enough to be compacted past gets a snapshot and converg
   await c.startMember(m3);
   const data = await c.converged(20_000);
   assert.equal(Object.keys(data).length, 301);
+  // Its log line comes through a pipe, which may deliver after the HTTP answers above did.
+  for (const until = Date.now() + 5000; !/installed snapshot/.test(m3.stderr) && Date.now() < until; ) await sleep(50);
   assert.match(m3.stderr, /installed snapshot/);
   assert.equal((await c.get(m3, 'a299')).value, '299');
 });
