@@ -106,7 +106,8 @@ test('pooled chunks are reused only once what was queued before is sent: two str
   };
   const reusesBefore = pooledChunkReuses();
   for (let turn = 0; turn < 600; turn++) {
-    const events = [event(p)];
+    // Now and then a catch-up sized batch, handed over without a copy, between chunk bytes.
+    const events = turn % 97 === 50 ? Array.from({ length: 100 }, () => event(p)) : [event(p)];
     const enc = encodedEvents(events);
     for (const st of streams) {
       for (let w = 0; w < 1 + p.int(200); w++) {
@@ -126,4 +127,27 @@ test('pooled chunks are reused only once what was queued before is sent: two str
     assert.ok(Buffer.concat(st.sent).equals(Buffer.concat(st.want)));
   }
   assert.ok(pooledChunkReuses() > reusesBefore, 'chunks were reused');
+});
+
+test('a big events batch is not copied per watcher: every frame points at the one encoding, and the bytes are right', async () => {
+  const p = new Prng(23);
+  const header = { clusterId: 3n, memberId: 4n, revision: 1234, raftTerm: 7 };
+  const small = [event(p)];
+  const big = Array.from({ length: 200 }, () => event(p));
+  const bigEnc = encodedEvents(big);
+  assert.ok(bigEnc.length > 16 * 1024, `big enough (${bigEnc.length} bytes)`);
+  const flushed: Buffer[] = [];
+  const want: Buffer[] = [];
+  const batch = new EventFrameBatch((b) => flushed.push(b));
+  const res = (watchId: number, events: Event[]): WatchResponse => ({ header, watchId, created: false, canceled: false, compactRevision: 0, cancelReason: '', fragment: false, events });
+  for (let w = 0; w < 50; w++) {
+    const events = w % 3 === 0 ? small : big;
+    batch.add(w, header, encodedEvents(events));
+    want.push(frameMessage(encodeWatchResponse(res(w, events))));
+  }
+  await Promise.resolve();
+  assert.ok(Buffer.concat(flushed).equals(Buffer.concat(want)), 'the same bytes as encoded one by one, in order');
+  const sharedParts = flushed.filter((b) => b.buffer === bigEnc.buffer && b.byteOffset === bigEnc.byteOffset && b.length === bigEnc.length);
+  assert.equal(sharedParts.length, 33, 'each big response hands over the shared encoding itself');
+  assert.ok(flushed.every((b) => b.length === bigEnc.length || b.length < 16 * 1024), 'nothing big was copied into a chunk');
 });

@@ -64,6 +64,14 @@ const FIRST_CHUNK_BYTES = 16 * 1024;
  * young generation's external limit, which forces a scavenge each time it is reached.
  */
 const BIG_CHUNK_BYTES = 256 * 1024;
+/**
+ * Events bytes from this size on are not copied into the chunk: the frame's own first bytes are
+ * flushed, then the shared events Buffer itself, which every watcher's frame can point at (the
+ * connection writes such parts as they are). A watcher catching up gets responses of a few
+ * hundred KB; copied once per watcher into chunks allocated for them, they were most of a
+ * member's time when a stream full of them fell behind (a 0.8 s fan-out stall, traced).
+ */
+const SHARED_EVENTS_BYTES = 8 * 1024;
 /** Free big chunks kept for any stream (1 MiB in all); more go to the garbage collector. */
 const POOL_MAX = 4;
 const chunkPool: Buffer[] = [];
@@ -78,7 +86,7 @@ export function pooledChunkReuses(): number {
  * One stream's plain event responses of a turn, framed into one buffer: each is the 5-byte gRPC
  * prefix, the header field, the watch_id field and the shared events bytes, copied. (Copying a
  * few hundred bytes per watcher costs less than a Buffer object per part, and the connection
- * would join the parts anyway.) `flushTo` gets the bytes at the end of the turn (a microtask),
+ * would join the parts anyway; big events are not copied, see SHARED_EVENTS_BYTES.) `flushTo` gets the bytes at the end of the turn (a microtask),
  * or earlier through flush() when something else must be written after them, or when the chunk
  * is full.
  *
@@ -118,7 +126,8 @@ export class EventFrameBatch {
     const hf = headerField(header);
     const idBytes = watchId !== 0 ? 1 + int64Size(watchId) : 0;
     const n = 5 + hf.length + idBytes + events.length;
-    const b = this.reserve(n);
+    const shared = events.length >= SHARED_EVENTS_BYTES;
+    const b = this.reserve(shared ? n - events.length : n);
     let p = this.len;
     b[p] = 0;
     b.writeUInt32BE(n - 5, p + 1);
@@ -130,6 +139,13 @@ export class EventFrameBatch {
       w.int64(watchId);
       w.finish();
       p += idBytes;
+    }
+    if (shared) {
+      this.len = p;
+      this.flush();
+      this.flushedSinceRetired += events.length;
+      this.flushTo(events);
+      return;
     }
     p += events.copy(b, p);
     this.len = p;
