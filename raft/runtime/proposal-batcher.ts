@@ -68,6 +68,16 @@ export class ProposalBatcher {
     });
   }
 
+  /**
+   * Sends what is queued now rather than at the end of the turn. The runtime calls this before
+   * it handles a Ready: that runs in the same phase of the event loop as the scheduled flush, so
+   * the batch is as full, but a Ready can block the thread in a disk write (~0.5 ms under load),
+   * and a proposal forwarded after it waits for that as well as for the leader.
+   */
+  flushPending(): void {
+    if (this.scheduled) this.flush();
+  }
+
   private flush(): void {
     this.scheduled = false;
     const queues = [...this.queues];

@@ -382,6 +382,7 @@ export class RaftRuntime {
   }
 
   private async runReady(): Promise<void> {
+    this.forwarder.flushPending();
     if (this.readyRunning) {
       this.readyAgain = true;
       return;
