@@ -95,7 +95,8 @@ test('a leader applies what was durable before it writes the entries proposed si
       bootstrap: [...peers].map(([pid, u]) => ({ id: pid, context: encodeContext({ peerUrl: u }) })),
       stateMachine: sm,
       logger: createLogger({ level: 'warn' }),
-      tickMs: 20,
+      // A 500 ms election timeout: one busy test process must not lose its leader mid-test.
+      tickMs: 50,
       requestTimeoutMs: 10_000,
     });
     sm.runtime = rt;
@@ -113,9 +114,9 @@ test('a leader applies what was durable before it writes the entries proposed si
   // Settle the first writes (the fresh log's zero-fill makes those wait on I/O).
   for (let i = 0; i < 20; i++) await leader.propose(Buffer.from(JSON.stringify({ k: `warm${i}`, v: 'x' })));
   watched.watching = true;
-  // Three proposals a millisecond, answered or not (an open loop): the proposals
-  // made while a round is in flight and the acknowledgements that commit it meet in one Ready,
-  // and none is made between a Ready and its apply (that is microtasks only).
+  // Three proposals a millisecond, answered or not (an open loop): the proposals made while a
+  // round is in flight and the acknowledgements that commit it meet in one Ready, and none is
+  // made between a Ready and its apply (that is microtasks only).
   const TOTAL = 600;
   const answers: Promise<unknown>[] = [];
   for (let i = 0; i < TOTAL; i++) {

@@ -450,10 +450,10 @@ export class RaftRuntime {
     // member one database write per request. It goes to disk with the next entries or vote.
     const commitOnly = !rd.snapshot && rd.entries.length === 0 && rd.hardState !== undefined && termVoteUnchanged;
     // Committed entries that were made durable by earlier Readys may be applied before this
-    // Ready's new entries are written (a leader, below) or while they are (when the write goes to
-    // the thread pool). (Committed
-    // entries are never among those a conflicting append replaces; the bound below is
-    // defensive.) Entries of this Ready wait for its write, as the contract says.
+    // Ready's new entries are written (a leader, below) or while they are (when the write goes
+    // to the thread pool). (Committed entries are never among those a conflicting append
+    // replaces; the bound below is defensive.) Entries of this Ready wait for its write, as the
+    // contract says.
     const firstNew = rd.entries.length > 0 ? (rd.entries[0] as Entry).index : Infinity;
     const durableLast = Math.min(this.store.memory.lastIndex(), firstNew - 1);
     let split = 0;

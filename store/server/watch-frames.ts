@@ -86,9 +86,9 @@ export function pooledChunkReuses(): number {
  * One stream's plain event responses of a turn, framed into one buffer: each is the 5-byte gRPC
  * prefix, the header field, the watch_id field and the shared events bytes, copied. (Copying a
  * few hundred bytes per watcher costs less than a Buffer object per part, and the connection
- * would join the parts anyway; big events are not copied, see SHARED_EVENTS_BYTES.) `flushTo` gets the bytes at the end of the turn (a microtask),
- * or earlier through flush() when something else must be written after them, or when the chunk
- * is full.
+ * would join the parts anyway; big events are not copied, see SHARED_EVENTS_BYTES.) `flushTo`
+ * gets the bytes at the end of the turn (a microtask), or earlier through flush() when something
+ * else must be written after them, or when the chunk is full.
  *
  * Frames go into a chunk that later turns go on filling: what was handed to `flushTo` is a view
  * of the chunk that is not written again while anything may still read it, so nothing is copied
