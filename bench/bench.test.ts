@@ -78,7 +78,9 @@ test('a tiny run writes results.json, report.md and chart.svg with every suite a
   const out = await makeTempDir('keelson-bench-test-');
   t.after(() => out.cleanup());
   const suites = [...SUITE_NAMES];
-  const res = await runBench({ targets, members: 1, suites, profile: PROFILES.tiny, outDir: out.path, workers: 2 });
+  const notes: string[] = [];
+  const progress = { status() {}, note: (l: string) => void notes.push(l), done() {} };
+  const res = await runBench({ targets, members: 1, suites, profile: PROFILES.tiny, outDir: out.path, workers: 2, progress });
 
   // results.json is what runBench returned, and has the issue's shape.
   const json = JSON.parse(readFileSync(join(out.path, RESULTS_FILE), 'utf8')) as BenchResults;
@@ -104,9 +106,14 @@ test('a tiny run writes results.json, report.md and chart.svg with every suite a
         assert.ok(typeof r.eventsPerSec === 'number' && r.eventsPerSec > 0, what);
         // Every event written reached every watcher it was meant for, exactly once.
         assert.equal(r.count, r.extra.eventsExpected, what);
+        assert.equal(r.extra.rounds, suite === 'apiserver-watch' ? 1 : PROFILES.tiny.watchRounds, what);
       } else {
         assert.equal(r.eventsPerSec, undefined, what);
         assert.ok(typeof r.opsPerSec === 'number' && r.opsPerSec > 0, what);
+        // Measured in rounds that add up to the profile's window, rate over all of them.
+        assert.equal(r.extra.rounds, PROFILES.tiny.rounds, what);
+        assert.equal(r.durationMs, PROFILES.tiny.durationMs, what);
+        assert.ok(Math.abs(r.opsPerSec - r.count / (r.durationMs / 1000)) < 1e-6, what);
       }
       assert.ok(r.p50Ms > 0 && r.p50Ms <= r.p99Ms && r.p99Ms <= r.p999Ms && r.p999Ms <= r.maxMs, `${what}: percentiles out of order`);
       assert.deepEqual(r.latency.map((p) => p.q), [0, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99, 0.995, 0.999, 1], what);
@@ -138,6 +145,19 @@ test('a tiny run writes results.json, report.md and chart.svg with every suite a
     assert.equal(api.extra.apiMemberIsLeader, 1, what);
     assert.ok(api.extra.apiServerCpuPercent! >= 0 && api.extra.apiServerCpuPercent! <= api.serverCpuPercent + 1, what);
   }
+  // Rounds were taken in turn: every target's round 1, then every target's round 2, ...
+  for (const [suite, rounds, unit] of [
+    ['put-seq', PROFILES.tiny.rounds, 'ops'],
+    ['watch-fanout', PROFILES.tiny.watchRounds, 'events'],
+  ] as const) {
+    const roundNotes = notes.flatMap((l) => {
+      const m = new RegExp(`^\\[(\\w+) x1\\] ${suite} round (\\d+)/(\\d+): [\\d,]+ ${unit}/s`).exec(l);
+      return m ? [`${m[1]} ${m[2]}/${m[3]}`] : [];
+    });
+    assert.ok(rounds >= 2, `the tiny profile runs ${suite} in rounds`);
+    assert.deepEqual(roundNotes, Array.from({ length: rounds }, (_, i) => targets.map((t) => `${t} ${i + 1}/${rounds}`)).flat(), suite);
+  }
+
   const cas = json.results.find((x) => x.suite === 'txn-cas')!;
   assert.equal((cas.extra.casSucceeded ?? 0) + (cas.extra.casFailed ?? 0) >= cas.count, true, 'every CAS txn is a success or a failure');
 

@@ -139,6 +139,8 @@ export function renderReport(res: BenchResults): string {
   lines.push('');
   lines.push('Throughput is ops/s (events/s for watch suites, put-to-event); latency p50 / p99 in ms. ');
   lines.push('Ratio = keelson / etcd throughput (higher is better); p99 ratio = keelson / etcd p99 (lower is better).');
+  const rounds = Math.max(0, ...res.results.map((r) => r.extra.rounds ?? 0));
+  if (rounds > 1) lines.push('Suites ran in rounds taken in turn by the targets: a result is over all its rounds (`extra.rounds` in results.json; the progress output shows each round).');
   lines.push('');
   lines.push('| suite | unit | etcd | keelson | keelson/etcd | goal | etcd p50 / p99 ms | keelson p50 / p99 ms | p99 keelson/etcd |');
   lines.push('|---|---|---:|---:|---:|---:|---:|---:|---:|');

@@ -1,7 +1,8 @@
 // The benchmark run: start a fresh cluster of each target, run each suite against every target
-// in turn with the load-generator processes, stop the clusters and remove their data; then write
-// results.json, report.md and chart.svg. A target that fails to start, or a suite that fails, is
-// recorded as a failure and the run goes on with the rest.
+// in turn with the load-generator processes (closed-loop suites in rounds taken in turn, see
+// Profile.rounds), stop the clusters and remove their data; then write results.json, report.md
+// and chart.svg. A target that fails to start, or a suite that fails, is recorded as a failure
+// and the run goes on with the rest.
 
 import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus } from 'node:os';
@@ -105,57 +106,102 @@ function roundMb(bytes: number): number {
   return Math.round((bytes / MIB) * 10) / 10;
 }
 
-function aggregate(
-  plan: SuitePlan,
-  target: RunningTarget,
-  profile: Profile,
-  workers: number,
-  outcomes: WorkerOutcome[],
-  cpuStart: CpuSample,
-  cpuEnd: CpuSample,
-  apiMeasure?: ApiMeasure,
-): BenchResult {
-  const windowMs = (cpuEnd.ns - cpuStart.ns) / 1e6;
+/** One measured window of a suite on a target: a watch suite's run, or one round of a closed-loop suite. */
+interface Measured {
+  plan: SuitePlan;
+  /** One per worker process, in the pool's order. */
+  outcomes: WorkerOutcome[];
+  /** CPU used during the window (ms; `ns`: the window's length). */
+  cpu: CpuSample;
+  /** Closed-loop suites: the measured window (ms). */
+  windowMs: number;
+  apiMeasure?: ApiMeasure;
+}
+
+function cpuDelta(a: CpuSample, b: CpuSample): CpuSample {
+  return { server: b.server - a.server, api: b.api - a.api, machine: b.machine - a.machine, steal: b.steal - a.steal, ns: b.ns - a.ns };
+}
+
+function cpuSum(xs: readonly CpuSample[]): CpuSample {
+  return xs.reduce((s, x) => ({ server: s.server + x.server, api: s.api + x.api, machine: s.machine + x.machine, steal: s.steal + x.steal, ns: s.ns + x.ns }), {
+    server: 0,
+    api: 0,
+    machine: 0,
+    steal: 0,
+    ns: 0,
+  });
+}
+
+/** A worker's CPU and event-loop utilisation over every round it ran (the same process each round). */
+function workerLoads(rounds: readonly Measured[]): { pct: number; elu: number }[] {
+  const n = Math.max(0, ...rounds.map((m) => m.outcomes.length));
+  return Array.from({ length: n }, (_, w) => {
+    let cpuUs = 0;
+    let windowNs = 0;
+    let busyNs = 0;
+    for (const m of rounds) {
+      const o = m.outcomes[w];
+      if (!o) continue;
+      cpuUs += o.cpuUs;
+      windowNs += o.windowNs;
+      busyNs += o.elu * o.windowNs;
+    }
+    return windowNs > 0 ? { pct: (cpuUs * 1000 * 100) / windowNs, elu: busyNs / windowNs } : { pct: 0, elu: 0 };
+  });
+}
+
+function aggregate(target: RunningTarget, profile: Profile, workers: number, rounds: readonly Measured[]): BenchResult {
+  const plan = rounds[0]!.plan;
+  const outcomes = rounds.flatMap((m) => m.outcomes);
+  const cpu = cpuSum(rounds.map((m) => m.cpu));
+  const windowMs = cpu.ns / 1e6;
   const pctOfWindow = (cpuMs: number) => (windowMs > 0 ? Math.round((cpuMs * 100) / windowMs) : 0);
   const hist = new LatencyHistogram();
   let count = 0;
   let errors = 0;
   const errorSamples: string[] = [];
   const extra: Record<string, number> = {};
-  let clientCpu = 0;
-  let maxWorkerCpu = 0;
-  let maxElu = 0;
   for (const o of outcomes) {
     hist.merge(o.histogram);
     count += o.count;
     errors += o.errors;
     for (const s of o.errorSamples) if (errorSamples.length < 5 && !errorSamples.includes(s)) errorSamples.push(s);
     for (const [k, v] of Object.entries(o.extra)) extra[k] = (extra[k] ?? 0) + v;
-    const pct = o.windowNs > 0 ? (o.cpuUs * 1000 * 100) / o.windowNs : 0;
-    clientCpu += pct;
-    maxWorkerCpu = Math.max(maxWorkerCpu, pct);
-    maxElu = Math.max(maxElu, o.elu);
   }
+  const loads = workerLoads(rounds);
+  const clientCpu = loads.reduce((s, l) => s + l.pct, 0);
+  const maxWorkerCpu = Math.max(0, ...loads.map((l) => l.pct));
+  const maxElu = Math.max(0, ...loads.map((l) => l.elu));
   let durationMs: number;
   const rate: { opsPerSec: number } | { eventsPerSec: number } = (() => {
     if (!isEventSuite(plan.suite)) {
-      durationMs = profile.durationMs;
-      return { opsPerSec: count / (durationMs / 1000) };
+      durationMs = rounds.reduce((s, m) => s + m.windowMs, 0);
+      extra.rounds = rounds.length;
+      return { opsPerSec: durationMs > 0 ? count / (durationMs / 1000) : 0 };
     }
-    const firstPut = Math.min(...outcomes.map((o) => o.firstPutNs ?? Infinity));
-    const lastEvent = Math.max(...outcomes.map((o) => o.lastEventNs ?? 0));
-    const lastPut = Math.max(...outcomes.map((o) => o.lastPutNs ?? 0));
+    // From a round's first put to its last event, summed over the rounds.
+    let putNs = 0;
+    let eventNs = 0;
+    for (const m of rounds) {
+      const firstPut = Math.min(...m.outcomes.map((o) => o.firstPutNs ?? Infinity));
+      const lastEvent = Math.max(...m.outcomes.map((o) => o.lastEventNs ?? 0));
+      const lastPut = Math.max(...m.outcomes.map((o) => o.lastPutNs ?? 0));
+      if (Number.isFinite(firstPut) && lastPut > firstPut) putNs += lastPut - firstPut;
+      if (Number.isFinite(firstPut) && lastEvent > firstPut) eventNs += lastEvent - firstPut;
+    }
     const puts = outcomes.reduce((s, o) => s + (o.puts ?? 0), 0);
     extra.writers = plan.writers;
     extra.eventsExpected = outcomes.reduce((s, o) => s + (o.expected ?? 0), 0);
     extra.puts = puts;
     extra.eventsPerWrite = plan.tasks[0]!.eventsPerWrite;
-    if (Number.isFinite(firstPut) && lastPut > firstPut) extra.putsPerSec = Math.round(puts / ((lastPut - firstPut) / 1e9));
-    durationMs = Number.isFinite(firstPut) && lastEvent > firstPut ? (lastEvent - firstPut) / 1e6 : 0;
+    extra.rounds = rounds.length;
+    if (putNs > 0) extra.putsPerSec = Math.round(puts / (putNs / 1e9));
+    durationMs = eventNs / 1e6;
     return { eventsPerSec: durationMs > 0 ? count / (durationMs / 1000) : 0 };
   })();
   const ms = (us: number) => Math.round(us) / 1000;
   const apiFields: Pick<BenchResult, 'apiServerRssMb' | 'watchersLost'> = {};
+  const apiMeasure = rounds[0]!.apiMeasure;
   if (apiMeasure) {
     const { api } = apiMeasure;
     const a = profile.apiWatch;
@@ -165,7 +211,7 @@ function aggregate(
     extra.writesPerSecTarget = a.writesPerSecond;
     extra.pods = a.pods;
     extra.apiServerRssBaseMb = roundMb(apiMeasure.baseRss);
-    extra.apiServerCpuPercent = pctOfWindow(cpuEnd.api - cpuStart.api);
+    extra.apiServerCpuPercent = pctOfWindow(cpu.api);
     // Everything the API needed, store included: keelson's masters; etcd's members plus its API server.
     extra.totalPeakRssMb = roundMb(apiMeasure.peakSum);
     extra.apiInMemberProcess = api.inMemberProcess ? 1 : 0;
@@ -191,9 +237,9 @@ function aggregate(
     clientCpuPercent: Math.round(clientCpu),
     clientMaxWorkerCpuPercent: Math.round(maxWorkerCpu),
     clientMaxWorkerElu: Math.round(maxElu * 100) / 100,
-    serverCpuPercent: pctOfWindow(cpuEnd.server - cpuStart.server),
-    machineCpuPercent: pctOfWindow(cpuEnd.machine - cpuStart.machine),
-    stealCpuPercent: pctOfWindow(cpuEnd.steal - cpuStart.steal),
+    serverCpuPercent: pctOfWindow(cpu.server),
+    machineCpuPercent: pctOfWindow(cpu.machine),
+    stealCpuPercent: pctOfWindow(cpu.steal),
     latency: QUANTILES.map((q) => ({ q, ms: ms(hist.quantileUs(q)) })),
     ...apiFields,
     extra,
@@ -208,24 +254,32 @@ async function prepareApiWatch(target: RunningTarget, runTag: string): Promise<{
   return { api, at: { url: api.url, namespace, resourceVersion } };
 }
 
-async function runSuite(
+/** Which round of a suite this is (on one target). */
+interface Round {
+  n: number;
+  of: number;
+}
+
+/** Closed-loop suites: a round's unmeasured load, then its measured window (ms). */
+interface ClosedLoopWindow {
+  warmupMs: number;
+  durationMs: number;
+}
+
+/**
+ * Runs one window of a suite on a target: a round of a closed-loop suite (`window`), or a round
+ * of a watch suite (its puts are the profile's).
+ */
+async function measure(
   suite: SuiteName,
   target: RunningTarget,
   pool: WorkerPool,
   profile: Profile,
   progress: Progress,
   label: string,
-): Promise<BenchResult> {
-  if (isEventSuite(suite) && suite !== 'apiserver-watch') {
-    const sizes = suite === 'watch-fanout' ? profile.fanout : profile.many;
-    if (sizes.warmupEvents > 0) {
-      // The unmeasured first round (see WatchSizes.warmupEvents); its result is dropped.
-      const warm = { ...sizes, events: sizes.warmupEvents, warmupEvents: 0 };
-      const warmProfile: Profile = suite === 'watch-fanout' ? { ...profile, fanout: warm } : { ...profile, many: warm };
-      const w = await runSuite(suite, target, pool, warmProfile, progress, `${label} warm-up:`);
-      progress.note(`${label} ${suite}: warm-up round (not counted): ${summaryLine(w)}`);
-    }
-  }
+  round: Round,
+  window?: ClosedLoopWindow,
+): Promise<Measured> {
   const runTag = Date.now().toString(36);
   const apiWatch = suite === 'apiserver-watch' ? await prepareApiWatch(target, runTag) : undefined;
   const plan = planSuite(suite, profile, target.endpoints, target.leaderEndpoint, pool.size, runTag, apiWatch?.at);
@@ -236,16 +290,17 @@ async function runSuite(
   const rss = api ? new PeakRssSampler([api.pid, ...memberPids.filter((p) => p !== api.pid)]) : undefined;
   const baseRss = api ? rssBytes(api.pid) : 0;
   if (!api) await setupKeys(target, plan, profile);
-  progress.status(`${label} ${suite}: preparing ${plan.clients} ${isEventSuite(suite) ? 'watchers' : 'clients'} on ${plan.connections} connections`);
+  const what = round.of > 1 ? `${suite} round ${round.n}/${round.of}` : suite;
+  progress.status(`${label} ${what}: preparing ${plan.clients} ${isEventSuite(suite) ? 'watchers' : 'clients'} on ${plan.connections} connections`);
   try {
     rss?.start();
     await pool.prepare(plan.tasks);
     const startAt = nowNs() + START_DELAY_MS * 1e6;
-    const event = isEventSuite(suite);
-    const measureStart = event ? startAt : startAt + profile.warmupMs * 1e6;
+    const event = window === undefined;
+    const measureStart = event ? startAt : startAt + window.warmupMs * 1e6;
     // apiserver-watch writes for its duration first; other watch suites write as fast as they can.
     const eventEnd = startAt + ((api ? profile.apiWatch.durationMs : 0) + profile.watchTimeoutMs) * 1e6;
-    const measureEnd = event ? eventEnd : measureStart + profile.durationMs * 1e6;
+    const measureEnd = event ? eventEnd : measureStart + window.durationMs * 1e6;
     const times: LoadTimes = { startAt, measureStart, measureEnd, giveUpAt: event ? measureEnd : measureEnd + GIVE_UP_AFTER_MS * 1e6 };
 
     // Server and machine CPU over the same window the workers measure.
@@ -263,13 +318,13 @@ async function runSuite(
       const t = nowNs();
       const n = pool.progress;
       if (t < measureStart) {
-        progress.status(`${label} ${suite}: warming up`);
+        progress.status(`${label} ${what}: warming up`);
       } else if (event) {
-        progress.status(`${label} ${suite}: ${((t - startAt) / 1e9).toFixed(1)} s, ${fmtRate(n)} ${unit} delivered`);
+        progress.status(`${label} ${what}: ${((t - startAt) / 1e9).toFixed(1)} s, ${fmtRate(n)} ${unit} delivered`);
       } else {
         const el = Math.min(t, measureEnd) - measureStart;
         progress.status(
-          `${label} ${suite}: ${(el / 1e9).toFixed(1)}/${(profile.durationMs / 1000).toFixed(1)} s, ${fmtRate(n)} ${unit} (${fmtRate(n / (el / 1e9))}/s)`,
+          `${label} ${what}: ${(el / 1e9).toFixed(1)}/${(window.durationMs / 1000).toFixed(1)} s, ${fmtRate(n)} ${unit} (${fmtRate(n / (el / 1e9))}/s)`,
         );
       }
     }, STATUS_MS);
@@ -283,13 +338,85 @@ async function runSuite(
     }
     atEnd ??= sample();
     const mem = rss?.stop();
-    const apiMeasure = api && mem ? { api, baseRss, peaks: mem.peaks, peakSum: mem.peakSum } : undefined;
-    return aggregate(plan, target, profile, pool.size, outcomes, atStart, atEnd, apiMeasure);
+    const m: Measured = { plan, outcomes, cpu: cpuDelta(atStart, atEnd), windowMs: event ? 0 : window.durationMs };
+    if (api && mem) m.apiMeasure = { api, baseRss, peaks: mem.peaks, peakSum: mem.peakSum };
+    return m;
   } finally {
     rss?.stop();
     const problems = await pool.close();
-    for (const p of problems) progress.note(`${label} ${suite}: closing: ${p}`);
+    for (const p of problems) progress.note(`${label} ${what}: closing: ${p}`);
   }
+}
+
+/** A watch suite's sizes with `events` puts (and no warm-up of its own). */
+function withWatchEvents(profile: Profile, suite: SuiteName, events: number): Profile {
+  const sizes = suite === 'watch-fanout' ? profile.fanout : profile.many;
+  const s = { ...sizes, events, warmupEvents: 0 };
+  return suite === 'watch-fanout' ? { ...profile, fanout: s } : { ...profile, many: s };
+}
+
+interface Running {
+  name: TargetName;
+  label: string;
+  target: RunningTarget;
+}
+
+/**
+ * A suite on every target, in rounds taken in turn (Profile.rounds, Profile.watchRounds): each
+ * target's round 1, then each target's round 2, ... The watch suites first run their unmeasured
+ * warm-up on each target; apiserver-watch, which runs at a fixed rate and measures memory too,
+ * is one round. A target whose round fails is recorded as failed and sits out the rest.
+ */
+async function runSuite(
+  suite: SuiteName,
+  running: readonly Running[],
+  pool: WorkerPool,
+  profile: Profile,
+  progress: Progress,
+  failures: BenchFailure[],
+): Promise<{ label: string; result: BenchResult }[]> {
+  const event = isEventSuite(suite);
+  const rounds = suite === 'apiserver-watch' ? 1 : Math.max(1, Math.floor(event ? profile.watchRounds : profile.rounds));
+  const measured = new Map<Running, Measured[]>(running.map((r) => [r, []]));
+  const failed = (r: Running, err: unknown) => {
+    const message = (err as Error).message;
+    failures.push({ target: r.name, suite, message });
+    progress.note(`${r.label} ${suite}: FAILED: ${message}`);
+    measured.delete(r);
+  };
+  const sizes = suite === 'watch-fanout' ? profile.fanout : suite === 'watch-many' ? profile.many : undefined;
+  if (sizes && sizes.warmupEvents > 0) {
+    // The unmeasured first round (see WatchSizes.warmupEvents); its result is dropped.
+    const warm = withWatchEvents(profile, suite, sizes.warmupEvents);
+    for (const r of running) {
+      try {
+        const w = await measure(suite, r.target, pool, warm, progress, `${r.label} warm-up:`, { n: 1, of: 1 });
+        progress.note(`${r.label} ${suite}: warm-up round (not counted): ${summaryLine(aggregate(r.target, warm, pool.size, [w]))}`);
+      } catch (err) {
+        failed(r, err);
+      }
+    }
+  }
+  const roundProfile = sizes ? withWatchEvents(profile, suite, Math.ceil(sizes.events / rounds)) : profile;
+  for (let n = 1; n <= rounds; n++) {
+    for (const r of running) {
+      const done = measured.get(r);
+      if (!done) continue;
+      const window = event ? undefined : { warmupMs: n === 1 ? profile.warmupMs : profile.roundWarmupMs, durationMs: profile.durationMs / rounds };
+      try {
+        const m = await measure(suite, r.target, pool, roundProfile, progress, r.label, { n, of: rounds }, window);
+        done.push(m);
+        if (rounds > 1) {
+          const one = aggregate(r.target, roundProfile, pool.size, [m]);
+          const rate = event ? `${fmtRate(one.eventsPerSec ?? 0)} events/s` : `${fmtRate(one.opsPerSec ?? 0)} ops/s`;
+          progress.note(`${r.label} ${suite} round ${n}/${rounds}: ${rate}, p99 ${one.p99Ms} ms (host steal ${one.stealCpuPercent}%)`);
+        }
+      } catch (err) {
+        failed(r, err);
+      }
+    }
+  }
+  return [...measured].map(([r, ms]) => ({ label: r.label, result: aggregate(r.target, roundProfile, pool.size, ms) }));
 }
 
 function summaryLine(r: BenchResult): string {
@@ -319,9 +446,10 @@ export async function runBench(opts: BenchOptions): Promise<BenchResults> {
   const pool = WorkerPool.start(workers);
   // Every target is started first; then each suite runs on each target in turn. A shared
   // machine's speed drifts over minutes (other tenants of the host), and interleaving puts the
-  // targets' runs of a suite within the same minute or two, so the drift hits both alike. An
-  // idle cluster's own background work (heartbeats) is a fraction of a percent of a core.
-  const running: { name: TargetName; label: string; target: RunningTarget }[] = [];
+  // targets' runs of a suite within the same minute or two, so the drift hits both alike (and the
+  // closed-loop suites' rounds within seconds). An idle cluster's own background work
+  // (heartbeats) is a fraction of a percent of a core.
+  const running: Running[] = [];
   try {
     for (const targetName of opts.targets) {
       const label = `[${targetName} x${opts.members}]`;
@@ -337,16 +465,9 @@ export async function runBench(opts: BenchOptions): Promise<BenchResults> {
       }
     }
     for (const suite of runOrder(opts.suites)) {
-      for (const { name, label, target } of running) {
-        try {
-          const r = await runSuite(suite, target, pool, opts.profile, progress, label);
-          results.push(r);
-          progress.note(`${label} ${suite}: ${summaryLine(r)}`);
-        } catch (err) {
-          const message = (err as Error).message;
-          failures.push({ target: name, suite, message });
-          progress.note(`${label} ${suite}: FAILED: ${message}`);
-        }
+      for (const { label, result } of await runSuite(suite, running, pool, opts.profile, progress, failures)) {
+        results.push(result);
+        progress.note(`${label} ${suite}: ${summaryLine(result)}`);
       }
     }
   } finally {
