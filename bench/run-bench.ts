@@ -446,8 +446,8 @@ export async function runBench(opts: BenchOptions): Promise<BenchResults> {
   const pool = WorkerPool.start(workers);
   // Every target is started first; then each suite runs on each target in turn. A shared
   // machine's speed drifts over minutes (other tenants of the host), and interleaving puts the
-  // targets' runs of a suite within the same minute or two, so the drift hits both alike (and the
-  // closed-loop suites' rounds within seconds). An idle cluster's own background work
+  // targets' runs of a suite within the same minute or two, so the drift hits both alike (and
+  // their rounds within seconds of each other). An idle cluster's own background work
   // (heartbeats) is a fraction of a percent of a core.
   const running: Running[] = [];
   try {
