@@ -1,6 +1,6 @@
 // The benchmark run: start a fresh cluster of each target, run each suite against every target
-// in turn with the load-generator processes (closed-loop suites in rounds taken in turn, see
-// Profile.rounds), stop the clusters and remove their data; then write results.json, report.md
+// in turn with the load-generator processes (in rounds taken in turn, see Profile.rounds and
+// Profile.watchRounds), stop the clusters and remove their data; then write results.json, report.md
 // and chart.svg. A target that fails to start, or a suite that fails, is recorded as a failure
 // and the run goes on with the rest.
 
@@ -106,7 +106,7 @@ function roundMb(bytes: number): number {
   return Math.round((bytes / MIB) * 10) / 10;
 }
 
-/** One measured window of a suite on a target: a watch suite's run, or one round of a closed-loop suite. */
+/** One measured window of a suite on a target: one round of it. */
 interface Measured {
   plan: SuitePlan;
   /** One per worker process, in the pool's order. */
@@ -172,11 +172,11 @@ function aggregate(target: RunningTarget, profile: Profile, workers: number, rou
   const clientCpu = loads.reduce((s, l) => s + l.pct, 0);
   const maxWorkerCpu = Math.max(0, ...loads.map((l) => l.pct));
   const maxElu = Math.max(0, ...loads.map((l) => l.elu));
+  extra.rounds = rounds.length;
   let durationMs: number;
   const rate: { opsPerSec: number } | { eventsPerSec: number } = (() => {
     if (!isEventSuite(plan.suite)) {
       durationMs = rounds.reduce((s, m) => s + m.windowMs, 0);
-      extra.rounds = rounds.length;
       return { opsPerSec: durationMs > 0 ? count / (durationMs / 1000) : 0 };
     }
     // From a round's first put to its last event, summed over the rounds.
@@ -194,7 +194,6 @@ function aggregate(target: RunningTarget, profile: Profile, workers: number, rou
     extra.eventsExpected = outcomes.reduce((s, o) => s + (o.expected ?? 0), 0);
     extra.puts = puts;
     extra.eventsPerWrite = plan.tasks[0]!.eventsPerWrite;
-    extra.rounds = rounds.length;
     if (putNs > 0) extra.putsPerSec = Math.round(puts / (putNs / 1e9));
     durationMs = eventNs / 1e6;
     return { eventsPerSec: durationMs > 0 ? count / (durationMs / 1000) : 0 };
