@@ -126,9 +126,22 @@ export class RaftLog {
     return { index: 0, term: 0 };
   }
 
-  /** Entries not yet persisted. */
+  /** Entries not yet persisted (including those being written). */
   unstableEntries(): Entry[] {
     return this.unstable.entries;
+  }
+
+  /** Entries not yet persisted nor handed out for writing. */
+  nextUnstableEnts(): Entry[] {
+    return this.unstable.nextEntries();
+  }
+
+  hasNextUnstableEnts(): boolean {
+    return this.unstable.hasNextEntries();
+  }
+
+  acceptUnstable(): void {
+    this.unstable.acceptInProgress();
   }
 
   hasNextCommittedEnts(): boolean {

@@ -1,6 +1,12 @@
 // The public face of the Raft core (etcd-io/raft's RawNode): feed it ticks, peer messages and
 // requests; take a Ready, act on it (persist, send, apply), then advance. Single-threaded and
-// synchronous; at most one Ready is outstanding at a time.
+// synchronous.
+//
+// Several Readys may be outstanding (a runtime that writes Ready N+1's entries while Ready N's
+// write is in flight, as etcd-io/raft's asynchronous storage writes allow): each hands out only
+// entries no earlier Ready did, and they are advanced in the order they were taken. A Ready
+// that installs a snapshot or changes the term or vote is a barrier: it is only taken when no
+// other is outstanding (see canTakeWhileOutstanding), and none is taken until it is advanced.
 
 import { invariant } from '../../common/assert.js';
 import { decodeConfChange, encodeConfChange, ConfChangeType, type ConfChange } from './conf-change.js';
@@ -54,7 +60,10 @@ export class RaftNode {
   readonly raft: Raft;
   private prevSoftState: SoftState;
   private prevHardState: HardState;
-  private readyOutstanding = false;
+  /** Readys taken and not yet advanced, oldest first. */
+  private readonly outstanding: Ready[] = [];
+  /** One of them installs a snapshot or changes term or vote: nothing may overlap it. */
+  private barrierOutstanding = false;
 
   constructor(config: RaftConfig) {
     this.raft = new Raft(config);
@@ -148,15 +157,35 @@ export class RaftNode {
     const hs = r.hardState();
     if (!hardStateEqual(hs, this.prevHardState)) return true;
     if (r.raftLog.hasNextOrInProgressSnapshot()) return true;
-    if (r.msgs.length > 0 || r.raftLog.unstableEntries().length > 0 || r.raftLog.hasNextCommittedEnts()) return true;
+    if (r.msgs.length > 0 || r.raftLog.hasNextUnstableEnts() || r.raftLog.hasNextCommittedEnts()) return true;
     return r.readStates.length > 0;
+  }
+
+  /** Readys taken and not yet advanced. */
+  get outstandingReadys(): number {
+    return this.outstanding.length;
+  }
+
+  /**
+   * Whether the next Ready may be taken while others are outstanding: it installs no snapshot
+   * and changes neither term nor vote (those must be durable before anything that depends on
+   * them, and a snapshot replaces the log the outstanding writes append to), and no outstanding
+   * Ready does either.
+   */
+  canTakeWhileOutstanding(): boolean {
+    if (this.barrierOutstanding) return false;
+    const r = this.raft;
+    if (r.raftLog.hasNextOrInProgressSnapshot()) return false;
+    return r.term === this.prevHardState.term && r.vote === this.prevHardState.vote;
   }
 
   /** Takes the next batch of work. Call advance(ready) when it is done. */
   ready(): Ready {
-    invariant(!this.readyOutstanding, 'ready() called again before advance()');
+    const overlapOk = this.canTakeWhileOutstanding();
+    invariant(this.outstanding.length === 0 || overlapOk, 'ready() taken over an outstanding snapshot or term/vote change, or one of those over outstanding Readys');
     const r = this.raft;
-    const entries = [...r.raftLog.unstableEntries()];
+    const entries = [...r.raftLog.nextUnstableEnts()];
+    r.raftLog.acceptUnstable();
     const committedEntries = r.raftLog.nextCommittedEnts();
     const rd: Ready = {
       readStates: r.readStates,
@@ -187,14 +216,16 @@ export class RaftNode {
       r.raftLog.applyingTo((committedEntries[committedEntries.length - 1] as Entry).index);
       r.reduceUncommittedSize(committedEntries);
     }
-    this.readyOutstanding = true;
+    this.outstanding.push(rd);
+    if (!overlapOk) this.barrierOutstanding = true;
     return rd;
   }
 
-  /** The Ready was persisted, sent and applied. */
+  /** The Ready was persisted, sent and applied (Readys are advanced in the order taken). */
   advance(rd: Ready): void {
-    invariant(this.readyOutstanding, 'advance() without ready()');
-    this.readyOutstanding = false;
+    invariant(this.outstanding[0] === rd, () => (this.outstanding.length === 0 ? 'advance() without ready()' : 'advance() out of order'));
+    this.outstanding.shift();
+    if (this.outstanding.length === 0) this.barrierOutstanding = false;
     const r = this.raft;
     if (rd.snapshot) {
       r.raftLog.stableSnapTo(rd.snapshot.metadata.index);

@@ -3,6 +3,10 @@
 // Invariant: entries[k].index === offset + k; if snapshot is set, offset === snapshot.index + 1.
 // Entries here may still be overwritten by a new leader; once the runtime reports them durable
 // (stableTo), they move to Storage.
+//
+// Entries below offsetInProgress have been handed out in a Ready whose write has not finished
+// yet (etcd-io/raft's offsetInProgress): the next Ready hands out only those after them, so a
+// runtime can take a Ready while earlier ones are still being written, in order.
 
 import { invariant } from '../../common/assert.js';
 import type { Entry, Snapshot } from './types.js';
@@ -11,9 +15,27 @@ export class Unstable {
   snapshot: Snapshot | undefined;
   entries: Entry[] = [];
   offset: number;
+  /** Entries in [offset, offsetInProgress) are being written; offset <= offsetInProgress <= end. */
+  offsetInProgress: number;
 
   constructor(offset: number) {
     this.offset = offset;
+    this.offsetInProgress = offset;
+  }
+
+  /** Entries not yet handed out for writing. */
+  nextEntries(): Entry[] {
+    const from = this.offsetInProgress - this.offset;
+    return from === 0 ? this.entries : this.entries.slice(from);
+  }
+
+  hasNextEntries(): boolean {
+    return this.offsetInProgress < this.offset + this.entries.length;
+  }
+
+  /** Everything unstable has now been handed out for writing. */
+  acceptInProgress(): void {
+    this.offsetInProgress = this.offset + this.entries.length;
   }
 
   /** The first index, if only a snapshot is unstable. */
@@ -44,6 +66,7 @@ export class Unstable {
     if (gt === t && i >= this.offset) {
       this.entries = this.entries.slice(i + 1 - this.offset);
       this.offset = i + 1;
+      this.offsetInProgress = Math.max(this.offsetInProgress, this.offset);
     }
   }
 
@@ -53,6 +76,7 @@ export class Unstable {
 
   restore(s: Snapshot): void {
     this.offset = s.metadata.index + 1;
+    this.offsetInProgress = this.offset;
     this.entries = [];
     this.snapshot = s;
   }
@@ -64,10 +88,13 @@ export class Unstable {
     } else if (first <= this.offset) {
       // Replaces everything unstable: the log is being rewritten from `first`.
       this.offset = first;
+      this.offsetInProgress = first;
       this.entries = [...ents];
     } else {
       this.entries = this.slice(this.offset, first);
       for (const e of ents) this.entries.push(e);
+      // A write in flight that holds replaced entries no longer covers them: they go out again.
+      this.offsetInProgress = Math.min(this.offsetInProgress, first);
     }
   }
 

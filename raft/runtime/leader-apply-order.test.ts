@@ -1,7 +1,8 @@
-// The leader's Ready order (raft-runtime.ts, handleReady): it applies the committed entries that
-// were durable before a Ready, then writes that Ready's new entries. Three real runtimes in this
-// process on loopback, with their real logs; the leader's state machine looks at the leader's log
-// file whenever it is asked to apply.
+// The Ready order (raft-runtime.ts, handleReady): committed entries are applied once they are in
+// the member's log file, never before; a leader applies what was durable before a Ready, then
+// writes that Ready's new entries.
+// Three real runtimes in this process on loopback, with their real logs; each state machine looks
+// at its member's log file whenever it is asked to apply.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -17,9 +18,11 @@ import { readWal } from './wal-reader.js';
 interface ApplySeen {
   /** The last index of the batch to apply. */
   last: number;
-  /** The leader's last log index (written or not) when the batch came. */
+  /** The member's last log index (written or not) when the batch came. */
   raftLast: number;
-  /** The last index in the leader's log file then. */
+  /** The last index the member's log had made durable then (the runtime's mirror of its file). */
+  durableLast: number;
+  /** The last index in the member's log file, read just after. */
   walLast: number;
 }
 
@@ -41,9 +44,10 @@ class WatchedStateMachine implements RaftStateMachine {
   async apply(entries: readonly AppliedEntry[]): Promise<unknown[]> {
     if (this.watching && this.runtime && entries.length > 0) {
       // Read first, synchronously: the runtime's own state as the batch arrives.
-      const raftLast = this.runtime.status().lastIndex;
+      const st = this.runtime.status();
+      const last = (entries[entries.length - 1] as AppliedEntry).index;
       const { log } = await readWal(this.walDir);
-      this.seen.push({ last: (entries[entries.length - 1] as AppliedEntry).index, raftLast, walLast: log.base + log.entries.length - 1 });
+      this.seen.push({ last, raftLast: st.lastIndex, durableLast: st.durableIndex, walLast: log.base + log.entries.length - 1 });
     }
     return this.inner.apply(entries);
   }
@@ -67,7 +71,7 @@ class WatchedStateMachine implements RaftStateMachine {
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-test('a leader applies what was durable before it writes the entries proposed since, never what is not', async (t) => {
+test('members apply only what is durable; a leader applies it before it writes the entries proposed since', async (t) => {
   const tmp = await makeTempDir('keelson-apply-order-');
   t.after(() => tmp.cleanup());
   const ports = await freePorts(3);
@@ -113,7 +117,7 @@ test('a leader applies what was durable before it writes the entries proposed si
   const watched = machines[leaderAt] as WatchedStateMachine;
   // Settle the first writes (the fresh log's zero-fill makes those wait on I/O).
   for (let i = 0; i < 20; i++) await leader.propose(Buffer.from(JSON.stringify({ k: `warm${i}`, v: 'x' })));
-  watched.watching = true;
+  for (const m of machines) m.watching = true;
   // Three proposals a millisecond, answered or not (an open loop): the proposals made while a
   // round is in flight and the acknowledgements that commit it meet in one Ready, and none is
   // made between a Ready and its apply (that is microtasks only).
@@ -124,13 +128,23 @@ test('a leader applies what was durable before it writes the entries proposed si
     if (i % 3 === 2) await sleep(1);
   }
   await Promise.all(answers);
-  watched.watching = false;
+  // The followers apply the last entries once they hear the commit index.
+  const last = leader.status().commit;
+  while (runtimes.some((r) => r.appliedIndex() < last) && Date.now() < deadline + 20_000) await sleep(10);
+  for (const m of machines) m.watching = false;
 
+  for (const [i, m] of machines.entries()) {
+    const who = i === leaderAt ? 'the leader' : `follower ${i + 1}`;
+    const seen = m.seen;
+    assert.ok(seen.length >= 20, `${who} applied in ${seen.length} batches`);
+    for (const s of seen) {
+      assert.ok(s.last <= s.durableLast, `${who} applied up to ${s.last} with only ${s.durableLast} durable`);
+      assert.ok(s.last <= s.walLast, `${who} applied up to ${s.last} with only ${s.walLast} in its log file`);
+    }
+  }
+  // Most of the leader's Readys carry both new proposals and commits: with the write first, a
+  // batch would only come with unwritten entries behind it when the write had waited for I/O.
   const seen = watched.seen;
-  assert.ok(seen.length >= 20, `the leader applied in ${seen.length} batches`);
-  for (const s of seen) assert.ok(s.last <= s.walLast, `applied up to ${s.last} with only ${s.walLast} in the leader's log`);
-  // Most Readys carry both new proposals and commits; with the write first, a batch would only
-  // come with unwritten entries behind it when the write had waited for I/O.
-  const before = seen.filter((s) => s.walLast < s.raftLast).length;
-  assert.ok(before >= seen.length / 2, `${before} of ${seen.length} batches were applied ahead of newer entries' write`);
+  const ahead = seen.filter((s) => s.durableLast < s.raftLast).length;
+  assert.ok(ahead >= seen.length / 2, `${ahead} of ${seen.length} batches were applied ahead of newer entries' write`);
 });

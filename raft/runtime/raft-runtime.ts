@@ -862,8 +862,8 @@ export class RaftRuntime {
     }
   }
 
-  status(): RaftStatus & { snapshotIndex: number; appliedHere: number } {
-    return { ...this.node.status(), snapshotIndex: this.snapshotIndex, appliedHere: this.applied };
+  status(): RaftStatus & { snapshotIndex: number; appliedHere: number; durableIndex: number } {
+    return { ...this.node.status(), snapshotIndex: this.snapshotIndex, appliedHere: this.applied, durableIndex: this.store.memory.lastIndex() };
   }
 
   /**

@@ -1,6 +1,8 @@
 // One simulated cluster member: the Raft core, its disk (survives crashes), its state machine
 // (does not), and the Ready loop of the runtime contract — persist (taking simulated time, so
-// a crash can lose an unfinished write), then send, then apply, then advance.
+// a crash can lose an unfinished write), then send, then apply, then advance. Up to
+// maxPipelinedReadys Readys may be in flight at once (the runtime writes the next Ready's entries
+// while the last one's write runs); their writes finish in order, a crash loses all of them.
 
 import type { Prng } from '../../common/prng.js';
 import { decodeConfChange, type ConfChange } from '../core/conf-change.js';
@@ -20,6 +22,8 @@ export interface NodeTuning {
   snapshotEvery: number;
   keepEntries: number;
   maxDiskDelay: number;
+  /** Readys in flight at once (1: the classic loop, one Ready at a time). */
+  maxPipelinedReadys: number;
 }
 
 /** What a node needs from the simulation around it. */
@@ -49,7 +53,8 @@ export class SimNode {
   readonly disk = new DiskLog();
   core: RaftNode | undefined;
   app: SimApp | undefined;
-  private inflight: { rd: Ready; doneAt: number } | undefined;
+  /** Readys taken whose writes have not finished, oldest first; they finish in this order. */
+  private inflight: { rd: Ready; doneAt: number }[] = [];
   private pendingReads = new Map<string, number | undefined>();
   private lastCommitChecked = 0;
   /** Permanently stopped (removed from the cluster, or never admitted). */
@@ -97,7 +102,7 @@ export class SimNode {
       if (ph !== undefined) this.host.checker.onCommitted(this.id, i, this.disk.storage.term(i), ph);
     }
     this.lastCommitChecked = Math.max(commit, snap.metadata.index);
-    this.inflight = undefined;
+    this.inflight = [];
     this.pendingReads.clear();
   }
 
@@ -105,7 +110,7 @@ export class SimNode {
   crash(): string[] {
     this.core = undefined;
     this.app = undefined;
-    this.inflight = undefined;
+    this.inflight = [];
     const abandoned = [...this.pendingReads.keys()];
     this.pendingReads.clear();
     this.downSince = this.host.now;
@@ -167,13 +172,14 @@ export class SimNode {
     for (let guard = 0; guard < 100; guard++) {
       const core = this.core;
       if (!core) return;
-      if (this.inflight) {
-        if (this.inflight.doneAt > this.host.now) return;
-        this.complete(this.inflight.rd);
-        this.inflight = undefined;
+      const oldest = this.inflight[0];
+      if (oldest && oldest.doneAt <= this.host.now) {
+        this.inflight.shift();
+        this.complete(oldest.rd);
         continue;
       }
       if (!core.hasReady()) return;
+      if (oldest && (this.inflight.length >= this.tuning.maxPipelinedReadys || !core.canTakeWhileOutstanding())) return;
       const rd = core.ready();
       const checker = this.host.checker;
       if (rd.softState?.state === StateType.Leader) {
@@ -187,7 +193,9 @@ export class SimNode {
         this.lastCommitChecked = rd.hardState.commit;
       }
       const delay = this.tuning.maxDiskDelay > 0 ? this.host.prng.int(this.tuning.maxDiskDelay + 1) : 0;
-      this.inflight = { rd, doneAt: this.host.now + delay };
+      // The disk writes in order: a write cannot finish before the one queued ahead of it.
+      const last = this.inflight[this.inflight.length - 1];
+      this.inflight.push({ rd, doneAt: Math.max(this.host.now + delay, last ? last.doneAt : 0) });
     }
   }
 

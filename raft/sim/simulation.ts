@@ -100,6 +100,7 @@ function drawParams(p: Prng): SwarmParams {
       snapshotEvery: p.range(5, 150),
       keepEntries: p.range(0, 30),
       maxDiskDelay: p.range(0, 6),
+      maxPipelinedReadys: p.range(1, 4),
     },
   };
 }
