@@ -4,7 +4,7 @@
 
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
@@ -312,9 +312,79 @@ test('keelson bench refuses bad flags with a clear message', () => {
     [['--members', '2'], /--members must be 1 or 3/],
     [['--suite', 'put-seq,nope'], /--suite: unknown "nope"/],
     [['--targets', 'zookeeper'], /--targets: unknown "zookeeper"/],
+    [['--targets', 'keelson,baseline'], /--targets baseline needs --baseline <entry>/],
+    [['--baseline', '/no/such/keelson.js'], /--baseline: \/no\/such\/keelson\.js not found/],
+    [['--baseline', main, '--targets', 'keelson,etcd'], /--baseline is only used with target baseline/],
+    [['--baseline', main, '--targets', 'keelson,etcd,baseline'], /baseline and etcd are alternatives/],
   ] as const) {
     const r = spawnSync(process.execPath, [main, 'bench', ...args], { encoding: 'utf8', timeout: 20_000 });
     assert.notEqual(r.status, 0, args.join(' '));
     assert.match(r.stderr, message);
   }
+});
+
+test('report.md and chart.svg against a baseline build: keelson/baseline ratios, no goals', () => {
+  const res: BenchResults = {
+    machine: {
+      cpus: 2, cpuModel: 'test', memoryBytes: 2 ** 31, node: 'v20', platform: 'linux', arch: 'x64',
+      kernel: '6', loadAvg1m: 0.5, etcdVersion: '3.4.23', keelsonVersion: '0.1.0',
+    },
+    config: { targets: ['keelson', 'baseline'], baseline: '/src/old/bin/keelson.js', members: 3, suites: ['put-seq', 'watch-fanout'], profile: 'quick', workers: 2 },
+    startedAt: '2026-01-01T00:00:00.000Z',
+    wallSeconds: 60,
+    results: [
+      fakeResult('put-seq', 'keelson', 1100, 4),
+      fakeResult('put-seq', 'baseline', 1000, 2),
+      fakeResult('watch-fanout', 'keelson', 300_000, 10),
+      fakeResult('watch-fanout', 'baseline', 200_000, 20),
+    ],
+    failures: [],
+  };
+  const md = renderReport(res);
+  const rows = tableRows(md, /^\| suite \| unit \| baseline \| keelson \| keelson\/baseline \| goal \|/);
+  assert.deepEqual(
+    rows.map((r) => [r[0], r[2], r[3], r[4], r[5], r[8]]),
+    [
+      ['put-seq', '1,000', '1,100', '1.10x', '', '2.00x'],
+      ['watch-fanout', '200,000', '300,000', '1.50x', '', '0.50x'],
+    ],
+  );
+  assert.match(md, /baseline = keelson from `\/src\/old\/bin\/keelson\.js`/);
+  const svg = renderChart(res);
+  assertWellFormedXml(svg);
+  assert.match(svg, /Throughput ratio keelson \/ baseline/);
+  assert.match(svg, />1\.10x</);
+  assert.doesNotMatch(svg, /= goal/);
+});
+
+test('a tiny run against a baseline build starts that build in etcd\'s place', { timeout: 120_000 }, async (t) => {
+  if (!keelsonMasterAvailable()) return t.skip('keelson master is not built');
+  const out = await makeTempDir('keelson-bench-baseline-');
+  t.after(() => out.cleanup());
+  // The baseline entry: this build's CLI behind a wrapper that leaves a mark per start, so the
+  // test sees that the baseline members really ran from the entry given.
+  const main = fileURLToPath(new URL('../cli/main.js', import.meta.url));
+  const marks = join(out.path, 'marks');
+  const wrapper = join(out.path, 'baseline-entry.mjs');
+  writeFileSync(
+    wrapper,
+    `import { appendFileSync } from 'node:fs';\nappendFileSync(${JSON.stringify(marks)}, process.argv.slice(2).join(' ') + '\\n');\nawait import(${JSON.stringify(new URL('../cli/main.js', import.meta.url).href)});\n`,
+  );
+  assert.ok(existsSync(main));
+  const progress = { status() {}, note() {}, done() {} };
+  const suites: BenchResults['config']['suites'] = ['put-seq', 'watch-fanout'];
+  const res = await runBench({ targets: ['keelson', 'baseline'], baseline: wrapper, members: 1, suites, profile: PROFILES.tiny, outDir: join(out.path, 'res'), workers: 2, progress });
+  assert.deepEqual(res.failures, []);
+  assert.equal(res.config.baseline, wrapper);
+  for (const target of ['keelson', 'baseline'] as const) {
+    for (const suite of suites) {
+      const r = res.results.find((x) => x.suite === suite && x.target === target);
+      assert.ok(r && r.count > 0 && r.errors === 0, `${target} ${suite}`);
+    }
+  }
+  const started = readFileSync(marks, 'utf8').trim().split('\n');
+  assert.equal(started.length, 1, 'one baseline member started (members: 1)');
+  assert.match(started[0] ?? '', /^master --name=m0 /);
+  const md = readFileSync(join(out.path, 'res', REPORT_FILE), 'utf8');
+  assert.match(md, /\| suite \| unit \| baseline \| keelson \| keelson\/baseline \|/);
 });

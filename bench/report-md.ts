@@ -1,8 +1,9 @@
-// DIR/report.md: one table row per suite with both targets and the keelson/etcd ratio, then
-// where the CPU went (so a reader can tell a client-bound number from a server-bound one).
+// DIR/report.md: one table row per suite with both targets and the keelson/etcd ratio (or
+// keelson/baseline, against another keelson build), then where the CPU went (so a reader can tell
+// a client-bound number from a server-bound one).
 
 import { CHART_FILE } from './report-files.js';
-import { ratioFor, throughput, type BenchResult, type BenchResults, type SuiteName } from './results.js';
+import { ratioFor, referenceTarget, throughput, type BenchResult, type BenchResults, type SuiteName } from './results.js';
 
 /** Issue 7's goals at 3 members (throughput ratio keelson/etcd; watch-fanout also p99 ≤ etcd's). */
 export const RATIO_GOALS: Partial<Record<SuiteName, number>> = {
@@ -87,6 +88,7 @@ function growth(r: BenchResult): string {
 function apiServerSection(res: BenchResults): string[] {
   const rows = res.results.filter((r) => r.suite === 'apiserver-watch');
   if (rows.length === 0) return [];
+  const ref = referenceTarget(res.config.targets);
   const lines: string[] = [];
   lines.push('');
   lines.push('## Kubernetes API server (apiserver-watch)');
@@ -95,9 +97,11 @@ function apiServerSection(res: BenchResults): string[] {
     'HTTP watchers on the pods of one namespace while one writer creates, then updates, pods at a fixed rate; ' +
       'p50 / p99 from a write\'s send to its event at a watcher, write p50 / p99 from its send to the API server\'s answer. ' +
       "keelson: the API served by master m0 from its own store, so its RSS is the master's, store included; " +
-      'etcd: the same API server code in a process of its own on a RemoteKV to the members (m0 first). ' +
+      (ref === 'etcd'
+        ? 'etcd: the same API server code in a process of its own on a RemoteKV to the members (m0 first). '
+        : 'baseline: the same, from the baseline build. ') +
       'The suite runs first on each fresh cluster; "before" is the RSS before the watchers connect, "growth" peak minus before; ' +
-      '"all" = the peak of every process serving the API and the store together (members, plus etcd\'s API server process).',
+      `"all" = the peak of every process serving the API and the store together (members${ref === 'etcd' ? ", plus etcd's API server process" : ''}).`,
   );
   lines.push('');
   lines.push('| target | watchers | writes/s (asked) | events/s | p50 / p99 ms | write p50 / p99 ms | API server RSS MB peak (before) | growth MB | all processes RSS MB | API server CPU | watchers lost |');
@@ -111,13 +115,13 @@ function apiServerSection(res: BenchResults): string[] {
     );
   }
   const k = rows.find((r) => r.target === 'keelson');
-  const e = rows.find((r) => r.target === 'etcd');
+  const e = rows.find((r) => r.target === ref);
   if (k && e && k.apiServerRssMb !== undefined && e.apiServerRssMb !== undefined && e.apiServerRssMb > 0) {
     const p99 = e.p99Ms > 0 ? fmtRatio(k.p99Ms / e.p99Ms) : 'n/a';
     const all = (e.extra.totalPeakRssMb ?? 0) > 0 ? fmtRatio((k.extra.totalPeakRssMb ?? 0) / e.extra.totalPeakRssMb!) : 'n/a';
     lines.push('');
     lines.push(
-      `keelson/etcd: events/s ${fmtRatio(ratioFor(res.results, 'apiserver-watch'))}, p99 ${p99}, API server RSS ${fmtRatio(k.apiServerRssMb / e.apiServerRssMb)}, all processes RSS ${all}. ` +
+      `keelson/${ref}: events/s ${fmtRatio(ratioFor(res.results, 'apiserver-watch', ref))}, p99 ${p99}, API server RSS ${fmtRatio(k.apiServerRssMb / e.apiServerRssMb)}, all processes RSS ${all}. ` +
         'At a fixed write rate a target that keeps up delivers watchers × rate events/s, so events/s near 1.00x says both kept up; latency and memory tell them apart.',
     );
   }
@@ -128,6 +132,7 @@ export function renderReport(res: BenchResults): string {
   const m = res.machine;
   const suites = res.config.suites.filter((s) => res.results.some((r) => r.suite === s));
   const get = (suite: SuiteName, target: string) => res.results.find((r) => r.suite === suite && r.target === target);
+  const ref = referenceTarget(res.config.targets);
   const lines: string[] = [];
   lines.push(`# keelson bench: ${res.config.targets.join(' vs ')}, ${res.config.members} member${res.config.members > 1 ? 's' : ''}`);
   lines.push('');
@@ -138,18 +143,19 @@ export function renderReport(res: BenchResults): string {
   );
   lines.push('');
   lines.push('Throughput is ops/s (events/s for watch suites, put-to-event); latency p50 / p99 in ms. ');
-  lines.push('Ratio = keelson / etcd throughput (higher is better); p99 ratio = keelson / etcd p99 (lower is better).');
+  lines.push(`Ratio = keelson / ${ref} throughput (higher is better); p99 ratio = keelson / ${ref} p99 (lower is better).`);
+  if (ref === 'baseline') lines.push(`baseline = keelson from \`${res.config.baseline ?? '?'}\`, started as keelson is; the goals (against etcd) do not apply.`);
   const rounds = Math.max(0, ...res.results.map((r) => r.extra.rounds ?? 0));
   if (rounds > 1) lines.push('Suites ran in rounds taken in turn by the targets: a result is over all its rounds (`extra.rounds` in results.json; the progress output shows each round).');
   lines.push('');
-  lines.push('| suite | unit | etcd | keelson | keelson/etcd | goal | etcd p50 / p99 ms | keelson p50 / p99 ms | p99 keelson/etcd |');
+  lines.push(`| suite | unit | ${ref} | keelson | keelson/${ref} | goal | ${ref} p50 / p99 ms | keelson p50 / p99 ms | p99 keelson/${ref} |`);
   lines.push('|---|---|---:|---:|---:|---:|---:|---:|---:|');
   for (const s of suites) {
-    const e = get(s, 'etcd');
+    const e = get(s, ref);
     const k = get(s, 'keelson');
     const unit = (e ?? k)?.eventsPerSec !== undefined ? 'events/s' : 'ops/s';
-    const ratio = ratioFor(res.results, s);
-    const goal = RATIO_GOALS[s];
+    const ratio = ratioFor(res.results, s, ref);
+    const goal = ref === 'etcd' ? RATIO_GOALS[s] : undefined;
     const goalCell = goal === undefined ? '' : `≥ ${goal.toFixed(1)}${ratio === undefined ? '' : ratio >= goal ? ' ✓' : ' ✗'}`;
     const p99Ratio = e && k && e.p99Ms > 0 ? fmtRatio(k.p99Ms / e.p99Ms) : 'n/a';
     lines.push(

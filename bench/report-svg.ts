@@ -1,12 +1,13 @@
-// DIR/chart.svg: the keelson/etcd throughput ratio per suite (log scale, 1.0 and the issue's goal
-// marked), and each suite's latency distribution for both targets (latency on a log scale against
-// the quantile on a "nines" scale: p0, p90, p99, p99.9). Plain SVG 1.1, no scripts or fonts.
+// DIR/chart.svg: the keelson/etcd (or keelson/baseline) throughput ratio per suite (log scale, 1.0
+// and, against etcd, the issue's goal marked), and each suite's latency distribution for both
+// targets (latency on a log scale against the quantile on a "nines" scale: p0, p90, p99, p99.9).
+// Plain SVG 1.1, no scripts or fonts.
 
 import { RATIO_GOALS, fmtRatio } from './report-md.js';
-import { ratioFor, type BenchResult, type BenchResults, type SuiteName, type TargetName } from './results.js';
+import { ratioFor, referenceTarget, type BenchResult, type BenchResults, type SuiteName, type TargetName } from './results.js';
 
 const WIDTH = 960;
-const COLORS: Record<TargetName, string> = { etcd: '#4c72b0', keelson: '#dd8452' };
+const COLORS: Record<TargetName, string> = { etcd: '#4c72b0', keelson: '#dd8452', baseline: '#55a868' };
 const FONT = 'font-family="sans-serif"';
 
 function esc(s: string): string {
@@ -35,7 +36,9 @@ function ratioSection(res: BenchResults, suites: SuiteName[], top: number): { sv
     return left + ((l - RATIO_MIN_LOG2) / (RATIO_MAX_LOG2 - RATIO_MIN_LOG2)) * (right - left);
   };
   const out: string[] = [];
-  out.push(text(20, top + 18, 'Throughput ratio keelson / etcd (log scale; right of 1 = keelson faster; | = goal)', 'font-size="15" font-weight="bold"'));
+  const ref = referenceTarget(res.config.targets);
+  const title = `Throughput ratio keelson / ${ref} (log scale; right of 1 = keelson faster${ref === 'etcd' ? '; | = goal' : ''})`;
+  out.push(text(20, top + 18, title, 'font-size="15" font-weight="bold"'));
   const plotTop = top + 32;
   const plotBottom = plotTop + suites.length * rowH;
   for (let l = RATIO_MIN_LOG2; l <= RATIO_MAX_LOG2; l++) {
@@ -47,8 +50,9 @@ function ratioSection(res: BenchResults, suites: SuiteName[], top: number): { sv
   suites.forEach((s, i) => {
     const y = plotTop + i * rowH;
     out.push(text(left - 8, y + rowH / 2 + 4, s, 'font-size="12" text-anchor="end"'));
-    const r = ratioFor(res.results, s);
-    const goal = RATIO_GOALS[s];
+    const r = ratioFor(res.results, s, ref);
+    // The goals are against etcd.
+    const goal = ref === 'etcd' ? RATIO_GOALS[s] : undefined;
     if (r === undefined) {
       out.push(text(left + 6, y + rowH / 2 + 4, 'n/a (not measured on both targets)', 'font-size="11" fill="#888"'));
     } else {
@@ -121,7 +125,7 @@ function latencySection(res: BenchResults, suites: SuiteName[], top: number): { 
   const unitNote = 'put-to-event for watch suites';
   out.push(text(20, top + 18, `Latency distribution (ms, log scale, by quantile; ${unitNote})`, 'font-size="15" font-weight="bold"'));
   let lx = WIDTH - 220;
-  for (const tname of ['etcd', 'keelson'] as const) {
+  for (const tname of [referenceTarget(res.config.targets), 'keelson'] as const) {
     out.push(`<rect x="${lx}" y="${top + 8}" width="14" height="4" fill="${COLORS[tname]}"/>`);
     out.push(text(lx + 18, top + 14, tname, 'font-size="12"'));
     lx += 90;

@@ -14,8 +14,19 @@ export const SUITE_NAMES = [
 ] as const;
 export type SuiteName = (typeof SUITE_NAMES)[number];
 
-export const TARGET_NAMES = ['keelson', 'etcd'] as const;
+/**
+ * `baseline` is keelson from another build (`--baseline`), measured in etcd's place: a change
+ * against the build before it, in one run, rounds taken in turn (bench/README.md, entry 18).
+ */
+export const TARGET_NAMES = ['keelson', 'etcd', 'baseline'] as const;
 export type TargetName = (typeof TARGET_NAMES)[number];
+/** What keelson's numbers are divided by. */
+export type ReferenceTarget = Exclude<TargetName, 'keelson'>;
+
+/** The run's reference: the baseline build when there is one, etcd otherwise. */
+export function referenceTarget(targets: readonly TargetName[]): ReferenceTarget {
+  return targets.includes('baseline') ? 'baseline' : 'etcd';
+}
 
 export function isSuiteName(s: string): s is SuiteName {
   return (SUITE_NAMES as readonly string[]).includes(s);
@@ -102,6 +113,8 @@ export interface BenchFailure {
 
 export interface BenchConfig {
   targets: TargetName[];
+  /** The baseline build's CLI entry (target `baseline`), when there is one. */
+  baseline?: string;
   members: 1 | 3;
   suites: SuiteName[];
   profile: string;
@@ -122,10 +135,10 @@ export function throughput(r: BenchResult): number {
   return r.eventsPerSec ?? r.opsPerSec ?? 0;
 }
 
-/** keelson/etcd for a suite, or undefined when either is missing or etcd measured nothing. */
-export function ratioFor(results: readonly BenchResult[], suite: SuiteName): number | undefined {
+/** keelson/reference for a suite, or undefined when either is missing or the reference measured nothing. */
+export function ratioFor(results: readonly BenchResult[], suite: SuiteName, ref: ReferenceTarget = 'etcd'): number | undefined {
   const k = results.find((r) => r.suite === suite && r.target === 'keelson');
-  const e = results.find((r) => r.suite === suite && r.target === 'etcd');
+  const e = results.find((r) => r.suite === suite && r.target === ref);
   if (!k || !e || !(throughput(e) > 0)) return undefined;
   return throughput(k) / throughput(e);
 }

@@ -35,6 +35,8 @@ import { MAX_WORKERS, WorkerPool } from './worker-pool.js';
 
 export interface BenchOptions {
   targets: TargetName[];
+  /** The CLI entry of the keelson build run as target `baseline`. */
+  baseline?: string;
   members: 1 | 3;
   suites: SuiteName[];
   profile: Profile;
@@ -454,7 +456,10 @@ export async function runBench(opts: BenchOptions): Promise<BenchResults> {
       const label = `[${targetName} x${opts.members}]`;
       progress.status(`${label} starting ${opts.members} member${opts.members > 1 ? 's' : ''}`);
       try {
-        const target = await startTarget(targetName, opts.members, { kubernetesApi: opts.suites.includes('apiserver-watch') });
+        const target = await startTarget(targetName, opts.members, {
+          kubernetesApi: opts.suites.includes('apiserver-watch'),
+          ...(opts.baseline !== undefined ? { baselineCli: opts.baseline } : {}),
+        });
         running.push({ name: targetName, label, target });
         progress.note(`${label} started (leader ${target.leaderEndpoint}, data in ${target.dir})`);
       } catch (err) {
@@ -476,7 +481,14 @@ export async function runBench(opts: BenchOptions): Promise<BenchResults> {
   }
   const out: BenchResults = {
     machine,
-    config: { targets: opts.targets, members: opts.members, suites: opts.suites, profile: opts.profile.name, workers },
+    config: {
+      targets: opts.targets,
+      ...(opts.baseline !== undefined ? { baseline: opts.baseline } : {}),
+      members: opts.members,
+      suites: opts.suites,
+      profile: opts.profile.name,
+      workers,
+    },
     startedAt,
     wallSeconds: Math.round((Date.now() - t0) / 100) / 10,
     results,

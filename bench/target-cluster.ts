@@ -9,6 +9,7 @@
 // started with --api-listen-url and serves it from its own store. etcd: the same ApiServer code
 // runs in a process of its own (api-server-process.ts) on a RemoteKV whose first endpoint is m0.
 // Only one API server per target, so neither carries the extra watch caches of a second one.
+// The baseline target (another keelson build, TargetOptions.baselineCli) is started as keelson is.
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
@@ -39,9 +40,14 @@ export interface LaunchCommand {
 /**
  * KEELSON_BENCH_CLI=<path to a built cli/main.js> runs keelson from that build instead of
  * bin/keelson.js (which runs dist/): for comparing a work-in-progress build without rebuilding dist/.
+ * The baseline target runs keelson from `baselineCli`.
  */
-export function launchCommand(target: TargetName): LaunchCommand {
+export function launchCommand(target: TargetName, baselineCli?: string): LaunchCommand {
   if (target === 'etcd') return { command: ETCD_BINARY, prefix: [] };
+  if (target === 'baseline') {
+    if (baselineCli === undefined) throw new Error('baseline: no build given (--baseline)');
+    return { command: process.execPath, prefix: [...MASTER_NODE_FLAGS, baselineCli, 'master'] };
+  }
   const entry = process.env.KEELSON_BENCH_CLI || join(packageRoot(), 'bin', 'keelson.js');
   return { command: process.execPath, prefix: [...MASTER_NODE_FLAGS, entry, 'master'] };
 }
@@ -67,6 +73,8 @@ export interface TargetApiServer {
 export interface TargetOptions {
   /** Serve the Kubernetes API next to m0 (see the file comment). */
   kubernetesApi?: boolean;
+  /** Target `baseline`: the CLI entry of the keelson build to run (bin/keelson.js or dist/cli/main.js). */
+  baselineCli?: string;
 }
 
 export interface RunningTarget {
@@ -278,7 +286,7 @@ async function startApiProcess(dir: TempDir, endpoints: readonly string[], env: 
 }
 
 async function startOnce(target: TargetName, members: 1 | 3, dir: TempDir, opts: TargetOptions): Promise<RunningTarget> {
-  const { command, prefix } = launchCommand(target);
+  const { command, prefix } = launchCommand(target, opts.baselineCli);
   const withApi = opts.kubernetesApi === true;
   const ports = await freePorts(2 * members + (withApi ? 1 : 0));
   const apiUrl = `http://${HOST}:${ports[2 * members]}`;
@@ -305,7 +313,7 @@ async function startOnce(target: TargetName, members: 1 | 3, dir: TempDir, opts:
       `--initial-cluster=${initialCluster}`,
       '--initial-cluster-state=new',
       `--initial-cluster-token=${token}`,
-      ...(withApi && target === 'keelson' && i === 0 ? [`--api-listen-url=${apiUrl}`] : []),
+      ...(withApi && target !== 'etcd' && i === 0 ? [`--api-listen-url=${apiUrl}`] : []),
     ];
     const logFile = join(dir.path, `${name}.log`);
     const fd = openSync(logFile, 'a');
@@ -354,7 +362,7 @@ async function startOnce(target: TargetName, members: 1 | 3, dir: TempDir, opts:
     if (!withApi) throw new Error(`${target}: started without the Kubernetes API`);
     if (stopped) throw new Error(`${target}: stopped`);
     const deadline = Date.now() + API_READY_TIMEOUT_MS;
-    if (target === 'keelson') {
+    if (target !== 'etcd') {
       await waitApiReady(apiUrl, () => m0.exitReason, deadline);
       return { url: apiUrl, pid: m0.child.pid ?? -1, member: m0.name, inMemberProcess: true };
     }
@@ -385,7 +393,7 @@ async function startOnce(target: TargetName, members: 1 | 3, dir: TempDir, opts:
 }
 
 export async function startTarget(target: TargetName, members: 1 | 3, opts: TargetOptions = {}): Promise<RunningTarget> {
-  const { command, prefix } = launchCommand(target);
+  const { command, prefix } = launchCommand(target, opts.baselineCli);
   if (!existsSync(command)) throw new Error(`${target}: ${command} not found${target === 'etcd' ? ' (install etcd-server)' : ''}`);
   for (const p of prefix) if (p.endsWith('.js') && !existsSync(p)) throw new Error(`${target}: ${p} not found`);
   for (let attempt = 1; ; attempt++) {

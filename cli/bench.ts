@@ -1,7 +1,8 @@
 // `keelson bench`: keelson against etcd 3.4 on this machine, same client, same run (issue 7).
 
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { join } from 'node:path';
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { PROFILES } from '../bench/profiles.js';
 import { stderrProgress } from '../bench/progress.js';
 import { CHART_FILE, REPORT_FILE, RESULTS_FILE } from '../bench/report-files.js';
@@ -35,6 +36,7 @@ function defaultOutDir(): string {
 
 interface BenchCliOptions {
   targets: TargetName[];
+  baseline: string | undefined;
   members: 1 | 3;
   suite: SuiteName[];
   quick: boolean;
@@ -49,6 +51,10 @@ export function benchCommand(): Command {
         .argParser(listArg('--targets', TARGET_NAMES, isTargetName))
         .default(['keelson', 'etcd'], 'keelson,etcd'),
     )
+    .option(
+      '--baseline <entry>',
+      "another keelson build to measure against instead of etcd: its CLI entry (bin/keelson.js or dist/cli/main.js); targets default to keelson,baseline",
+    )
     .addOption(new Option('--members <n>', 'cluster size: 1 or 3').argParser(membersArg).default(3))
     .addOption(
       new Option('--suite <list>', `comma-separated suites (${SUITE_NAMES.join(', ')})`)
@@ -57,11 +63,25 @@ export function benchCommand(): Command {
     )
     .option('--quick', 'short runs: both targets at 3 members in a few minutes', false)
     .option('--out <dir>', 'output folder for results.json, report.md, chart.svg (default bench-results/<time>)')
-    .action(async (o: BenchCliOptions) => {
+    .action(async (o: BenchCliOptions, cmd: Command) => {
+      let targets = o.targets;
+      let baseline: string | undefined;
+      if (o.baseline !== undefined) {
+        baseline = resolve(o.baseline);
+        if (!existsSync(baseline)) cmd.error(`--baseline: ${baseline} not found (the CLI entry of a built keelson)`);
+        if (cmd.getOptionValueSource('targets') === 'default') targets = ['keelson', 'baseline'];
+        else if (!targets.includes('baseline')) cmd.error('--baseline is only used with target baseline (add it to --targets)');
+      } else if (targets.includes('baseline')) {
+        cmd.error('--targets baseline needs --baseline <entry> (the build to run)');
+      }
+      if (targets.includes('baseline') && targets.includes('etcd')) {
+        cmd.error('--targets: baseline and etcd are alternatives (keelson is compared with one of them)');
+      }
       const outDir = o.out ?? defaultOutDir();
       const profile = o.quick ? PROFILES.quick : PROFILES.full;
       const res = await runBench({
-        targets: o.targets,
+        targets,
+        ...(baseline !== undefined ? { baseline } : {}),
         members: o.members,
         suites: o.suite,
         profile,
