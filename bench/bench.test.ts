@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { test } from 'node:test';
 import { makeTempDir } from '../common/temp-dir.js';
 import { LatencyHistogram, bucketOf, bucketValue } from './histogram.js';
@@ -222,16 +222,25 @@ function fakeResult(suite: BenchResult['suite'], target: TargetName, rate: numbe
   };
 }
 
-test('report.md and chart.svg show keelson/etcd ratios, n/a where a target is missing', () => {
-  const res: BenchResults = {
+/** A run's results around `config` and `results` (the machine's name needs escaping in SVG). */
+function fakeRun(config: BenchResults['config'], results: BenchResult[], failures: BenchResults['failures'] = []): BenchResults {
+  return {
     machine: {
       cpus: 2, cpuModel: 'test <cpu> & co', memoryBytes: 2 ** 31, node: 'v20', platform: 'linux', arch: 'x64',
       kernel: '6', loadAvg1m: 0.5, etcdVersion: '3.4.23', keelsonVersion: '0.1.0',
     },
-    config: { targets: ['keelson', 'etcd'], members: 3, suites: ['put-seq', 'watch-fanout', 'txn-cas', 'apiserver-watch'], profile: 'quick', workers: 2 },
+    config,
     startedAt: '2026-01-01T00:00:00.000Z',
     wallSeconds: 60,
-    results: [
+    results,
+    failures,
+  };
+}
+
+test('report.md and chart.svg show keelson/etcd ratios, n/a where a target is missing', () => {
+  const res = fakeRun(
+    { targets: ['keelson', 'etcd'], members: 3, suites: ['put-seq', 'watch-fanout', 'txn-cas', 'apiserver-watch'], profile: 'quick', workers: 2 },
+    [
       fakeResult('put-seq', 'keelson', 500, 4),
       fakeResult('put-seq', 'etcd', 1000, 2),
       fakeResult('watch-fanout', 'keelson', 300_000, 10),
@@ -240,8 +249,8 @@ test('report.md and chart.svg show keelson/etcd ratios, n/a where a target is mi
       fakeResult('apiserver-watch', 'keelson', 20_000, 40),
       fakeResult('apiserver-watch', 'etcd', 10_000, 20),
     ],
-    failures: [{ target: 'keelson', suite: 'txn-cas', message: 'boom | with a pipe\nsecond line' }],
-  };
+    [{ target: 'keelson', suite: 'txn-cas', message: 'boom | with a pipe\nsecond line' }],
+  );
   const md = renderReport(res);
   const rows = tableRows(md, /^\| suite \| unit \| etcd \| keelson \| keelson\/etcd \|/);
   assert.deepEqual(
@@ -324,22 +333,15 @@ test('keelson bench refuses bad flags with a clear message', () => {
 });
 
 test('report.md and chart.svg against a baseline build: keelson/baseline ratios, no goals', () => {
-  const res: BenchResults = {
-    machine: {
-      cpus: 2, cpuModel: 'test', memoryBytes: 2 ** 31, node: 'v20', platform: 'linux', arch: 'x64',
-      kernel: '6', loadAvg1m: 0.5, etcdVersion: '3.4.23', keelsonVersion: '0.1.0',
-    },
-    config: { targets: ['keelson', 'baseline'], baseline: '/src/old/bin/keelson.js', members: 3, suites: ['put-seq', 'watch-fanout'], profile: 'quick', workers: 2 },
-    startedAt: '2026-01-01T00:00:00.000Z',
-    wallSeconds: 60,
-    results: [
+  const res = fakeRun(
+    { targets: ['keelson', 'baseline'], baseline: '/src/old/bin/keelson.js', members: 3, suites: ['put-seq', 'watch-fanout'], profile: 'quick', workers: 2 },
+    [
       fakeResult('put-seq', 'keelson', 1100, 4),
       fakeResult('put-seq', 'baseline', 1000, 2),
       fakeResult('watch-fanout', 'keelson', 300_000, 10),
       fakeResult('watch-fanout', 'baseline', 200_000, 20),
     ],
-    failures: [],
-  };
+  );
   const md = renderReport(res);
   const rows = tableRows(md, /^\| suite \| unit \| baseline \| keelson \| keelson\/baseline \| goal \|/);
   assert.deepEqual(
@@ -368,7 +370,7 @@ test('a tiny run against a baseline build starts that build in etcd\'s place', {
   const wrapper = join(out.path, 'baseline-entry.mjs');
   writeFileSync(
     wrapper,
-    `import { appendFileSync } from 'node:fs';\nappendFileSync(${JSON.stringify(marks)}, process.argv.slice(2).join(' ') + '\\n');\nawait import(${JSON.stringify(new URL('../cli/main.js', import.meta.url).href)});\n`,
+    `import { appendFileSync } from 'node:fs';\nappendFileSync(${JSON.stringify(marks)}, process.argv.slice(2).join(' ') + '\\n');\nawait import(${JSON.stringify(pathToFileURL(main).href)});\n`,
   );
   assert.ok(existsSync(main));
   const progress = { status() {}, note() {}, done() {} };
