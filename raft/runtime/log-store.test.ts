@@ -226,7 +226,7 @@ test('moving a LevelDB log finishes or starts over after a crash at any step', a
   assertLegacyContents(s);
 });
 
-test('a small frame is written by the time save() returns; a big one goes on in the background', async (t) => {
+test('a small frame of a few entries is written by the time save() returns; a big one, or one of many entries, goes on in the background', async (t) => {
   // The runtime relies on this to send a Ready's acknowledgements before it applies (raft-runtime.ts).
   const tmp = await makeTempDir();
   t.after(() => tmp.cleanup());
@@ -235,14 +235,19 @@ test('a small frame is written by the time save() returns; a big one goes on in 
   t.after(() => s.close());
   // (A fresh log is zero-filling its first chunk, which a write must wait for: let it finish.)
   await s.settled();
-  const small = s.save({ entries: range(1, 10, 1), hardState: { term: 1, vote: 1, commit: 0 }, sync: true });
+  const small = s.save({ entries: range(1, 7, 1), hardState: { term: 1, vote: 1, commit: 0 }, sync: true });
   assert.equal(s.writing, false, 'written inside the call');
   const onDisk = await readWal(dir);
-  assert.equal(onDisk.log.base + onDisk.log.entries.length - 1, 10, 'and the entries are in the file');
+  assert.equal(onDisk.log.base + onDisk.log.entries.length - 1, 7, 'and the entries are in the file');
   await small;
-  const big = s.save({ entries: range(11, 12, 1, 300 * 1024), sync: true });
+  const many = s.save({ entries: range(8, 15, 1), sync: true });
+  assert.equal(s.writing, true, 'a frame of 8 entries is written from the thread pool');
+  await many;
+  assert.equal(s.writing, false);
+  const big = s.save({ entries: range(16, 16, 1, 300 * 1024), sync: true });
   assert.equal(s.writing, true, 'a frame over 256 KiB is written from the thread pool');
   await big;
   assert.equal(s.writing, false);
-  assert.equal(s.memory.lastIndex(), 12);
+  assert.equal(s.memory.lastIndex(), 16);
+  assert.equal((await readWal(dir)).log.entries.length, 16);
 });

@@ -11,7 +11,8 @@
 //   Every segment starts with a frame of the log's state (identity, hard state, snapshot,
 //   compaction point), so older segments can be deleted once all their entries are compacted.
 // - Frames are written with O_DSYNC at the end of the current segment: one system call makes a
-//   frame durable (made from the main thread for all but big frames, see SYNC_WRITE_BYTES).
+//   frame durable (made from the main thread for all but big frames and frames of many entries,
+//   see SYNC_WRITE_BYTES and POOL_WRITE_ENTRIES).
 //   Ahead of the writer, a second descriptor zero-fills the segment in chunks and syncs them,
 //   so (a) a write is a pure overwrite that needs no file-size update to be durable, and (b)
 //   the end of the written frames is an all-zero header. The writer never writes into a chunk
@@ -40,6 +41,15 @@ const ZEROS = Buffer.alloc(FILL_CHUNK);
  * through the pool.
  */
 const SYNC_WRITE_BYTES = 256 * 1024;
+/**
+ * Frames of this many entries or more go through the pool too, whatever their size: that many
+ * proposals at once means many clients, and while the write is in flight the loop has their
+ * other work to do (acknowledgements, applying what is durable, answers, watch events), which a
+ * write from this thread would hold back. Under watch fan-out every frame had 8 or more entries
+ * and this was ~5% more events a second; one client writing in turn makes frames of one entry,
+ * which stay on this thread (bench/README.md, entry 19).
+ */
+const POOL_WRITE_ENTRIES = 8;
 
 export interface WalOptions {
   /** Roll over to a new segment once a frame would take the current one past this size. */
@@ -180,7 +190,7 @@ export class Wal {
       const buf = encodeFrame(f, seg.seq, seg.end);
       const fill = this.fill;
       if (fill && seg.end + buf.length > fill.start) await fill.done;
-      if (buf.length <= SYNC_WRITE_BYTES) writeAllSync(seg.fd, buf, seg.end);
+      if (buf.length <= SYNC_WRITE_BYTES && (f.entries?.length ?? 0) < POOL_WRITE_ENTRIES) writeAllSync(seg.fd, buf, seg.end);
       else await writeAll(seg.fd, buf, seg.end);
       seg.end += buf.length;
       if (f.entries && f.entries.length > 0) {
