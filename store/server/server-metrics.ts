@@ -3,6 +3,7 @@
 // process).
 
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { RpcMetrics, type RpcType } from './rpc-metrics.js';
 
 export interface MetricsSource {
   hasLeader(): boolean;
@@ -22,8 +23,7 @@ export class ServerMetrics {
   readonly leaderChanges: Counter;
   readonly proposalsFailed: Counter;
   readonly walFsync: Histogram;
-  readonly grpcHandled: Counter<'grpc_type' | 'grpc_service' | 'grpc_method' | 'grpc_code'>;
-  readonly grpcHandling: Histogram<'grpc_type' | 'grpc_service' | 'grpc_method'>;
+  private readonly rpcs: RpcMetrics;
 
   constructor(src: MetricsSource, opts: { processMetrics?: boolean } = {}) {
     const r = this.registry;
@@ -57,44 +57,12 @@ export class ServerMetrics {
       buckets: [0.001, 0.002, 0.004, 0.008, 0.016, 0.032, 0.064, 0.128, 0.256, 0.512, 1.024, 2.048, 4.096, 8.192],
       registers: [r],
     });
-    this.grpcHandled = new Counter({
-      name: 'grpc_server_handled_total',
-      help: 'Total number of RPCs completed on the server, regardless of success or failure.',
-      labelNames: ['grpc_type', 'grpc_service', 'grpc_method', 'grpc_code'],
-      registers: [r],
-    });
-    this.grpcHandling = new Histogram({
-      name: 'grpc_server_handling_seconds',
-      help: 'Histogram of response latency (seconds) of gRPC that had been application-level handled by the server.',
-      labelNames: ['grpc_type', 'grpc_service', 'grpc_method'],
-      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
-      registers: [r],
-    });
+    this.rpcs = new RpcMetrics(r);
   }
 
-  /** Records one finished RPC. */
-  rpc(type: 'unary' | 'server_stream' | 'bidi_stream', service: string, method: string, code: string, seconds: number): void {
-    this.grpcHandled.inc({ grpc_type: type, grpc_service: `etcdserverpb.${service}`, grpc_method: method, grpc_code: code });
-    this.grpcHandling.observe({ grpc_type: type, grpc_service: `etcdserverpb.${service}`, grpc_method: method }, seconds);
-  }
-
-  /**
-   * A recorder for one method's finished RPCs, bound to its label values once: recording then
-   * costs no label hashing (it runs on every call).
-   */
-  rpcRecorder(type: 'unary' | 'server_stream' | 'bidi_stream', service: string, method: string): (code: string, seconds: number) => void {
-    const svc = `etcdserverpb.${service}`;
-    const handling = this.grpcHandling.labels({ grpc_type: type, grpc_service: svc, grpc_method: method });
-    const byCode = new Map<string, { inc: () => void }>();
-    return (code, seconds) => {
-      let c = byCode.get(code);
-      if (!c) {
-        c = this.grpcHandled.labels({ grpc_type: type, grpc_service: svc, grpc_method: method, grpc_code: code });
-        byCode.set(code, c);
-      }
-      c.inc();
-      handling.observe(seconds);
-    };
+  /** A recorder for one method's finished RPCs (it runs on every call: see rpc-metrics.ts). */
+  rpcRecorder(type: RpcType, service: string, method: string): (code: string, seconds: number) => void {
+    return this.rpcs.recorder(type, service, method);
   }
 
   text(): Promise<string> {
