@@ -43,9 +43,6 @@ const CONNECTION_WINDOW = 16 << 20;
 const MAX_FRAME_BYTES = 1 << 24;
 /** Bound on one header block (with its CONTINUATIONs). */
 const MAX_HEADER_BLOCK = 256 * 1024;
-/** Header blocks up to this size, and this many, are remembered decoded (see blockCache). */
-const MAX_CACHED_BLOCK = 256;
-const MAX_CACHED_BLOCKS = 64;
 
 /** What a stream hears from the connection. */
 export interface H2StreamEvents {
@@ -97,14 +94,12 @@ export class H2ClientConnection {
   /** The start of a frame that the last read cut off: carry[0..carryLen). */
   private carry = Buffer.allocUnsafe(FRAME_HEADER + 16384);
   private carryLen = 0;
-  private readonly hpack = new HpackDecoder(4096, MAX_HEADER_BLOCK);
   /**
-   * Decoded header blocks that left the HPACK table as it was, by their bytes: a server answers
-   * every call with the same few blocks (":status 200, content-type", "grpc-status 0"), and
-   * decoding them took a tenth of a writer's CPU. Emptied whenever the table changes.
+   * Blocks are decoded with decodeShared(): a server answers every call with the same few
+   * blocks (":status 200, content-type", "grpc-status 0"), and decoding them each time took a
+   * tenth of a writer's CPU.
    */
-  private readonly blockCache = new Map<string, HeaderFields>();
-  private blockCacheVersion = 0;
+  private readonly hpack = new HpackDecoder(4096, MAX_HEADER_BLOCK);
   /** A header block spread over HEADERS and CONTINUATION frames (copied: reads are reused). */
   private block: { stream: number; endStream: boolean; parts: Buffer[]; bytes: number } | undefined;
   private connSendWindow = DEFAULT_WINDOW;
@@ -451,23 +446,13 @@ export class H2ClientConnection {
 
   /** A whole header block of stream `id` (decoded at once: `bytes` may be in the read buffer). */
   private onHeaderBlock(id: number, endStream: boolean, bytes: Buffer): void {
-    const key = bytes.length <= MAX_CACHED_BLOCK ? bytes.toString('latin1') : undefined;
-    let fields = key !== undefined && this.hpack.tableVersion === this.blockCacheVersion ? this.blockCache.get(key) : undefined;
-    if (fields === undefined) {
-      const before = this.hpack.tableVersion;
-      try {
-        fields = this.hpack.decode(bytes);
-      } catch (err) {
-        return this.protocolError(`header block: ${(err as Error).message}`);
-      }
-      if (fields === undefined) return this.protocolError('header block too large');
-      const after = this.hpack.tableVersion;
-      if (after !== this.blockCacheVersion) {
-        this.blockCache.clear();
-        this.blockCacheVersion = after;
-      }
-      if (key !== undefined && after === before && this.blockCache.size < MAX_CACHED_BLOCKS) this.blockCache.set(key, fields);
+    let fields: HeaderFields | undefined;
+    try {
+      fields = this.hpack.decodeShared(bytes);
+    } catch (err) {
+      return this.protocolError(`header block: ${(err as Error).message}`);
     }
+    if (fields === undefined) return this.protocolError('header block too large');
     const s = this.streams.get(id);
     if (!s) return;
     if (endStream) this.remoteEnd(s);

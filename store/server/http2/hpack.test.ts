@@ -187,3 +187,33 @@ test("the decoder reads nghttp2's blocks: Huffman strings, dynamic table entries
     assert.equal(got[':scheme'], 'http');
   });
 });
+
+test('decodeShared hands out a block decoded before only while the table is as it left it', () => {
+  const d = new HpackDecoder();
+  const literal = encodeHeaderBlock([
+    [':path', '/etcdserverpb.KV/Put'],
+    ['te', 'trailers'],
+  ]);
+  const a = d.decodeShared(literal);
+  assert.deepEqual(a, { ':path': '/etcdserverpb.KV/Put', te: 'trailers' });
+  assert.equal(d.decodeShared(literal), a, 'the same bytes again: the same fields');
+  assert.ok(Object.isFrozen(a), 'shared fields cannot be changed by one stream for the next');
+  // A block that refers to the dynamic table: its meaning changes with the table.
+  const insertX = hex('40 01 78 01 31'); // literal with incremental indexing, new name "x": "1"
+  const insertY = hex('40 01 79 01 32'); // the same for "y": "2", which becomes index 62
+  const index62 = hex('be');
+  assert.deepEqual(d.decodeShared(insertX), { x: '1' });
+  assert.deepEqual(d.decodeShared(index62), { x: '1' });
+  assert.deepEqual(d.decodeShared(index62), { x: '1' });
+  assert.deepEqual(d.decodeShared(insertY), { y: '2' });
+  assert.deepEqual(d.decodeShared(index62), { y: '2' }, 'decoded again after the table changed');
+  // A block that inserts is never served from memory: the table must take its insertion again.
+  assert.deepEqual(d.decodeShared(insertX), { x: '1' });
+  assert.deepEqual(d.decodeShared(insertX), { x: '1' }, 'the same inserting block again');
+  assert.deepEqual(d.decodeShared(hex('bf')), { x: '1' }, 'index 63 is the first of the two insertions');
+  assert.deepEqual(d.decodeShared(hex('c0')), { y: '2' });
+  // A table change through decode() is seen too.
+  assert.deepEqual(d.decodeShared(index62), { x: '1' });
+  d.decode(insertY);
+  assert.deepEqual(d.decodeShared(index62), { y: '2' });
+});

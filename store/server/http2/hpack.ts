@@ -77,8 +77,15 @@ export class HpackError extends Error {
   override name = 'HpackError';
 }
 
-/** Decoded header fields, names lower-case as on the wire; repeated names joined with ", ". */
-export type HeaderFields = Record<string, string>;
+/**
+ * Decoded header fields, names lower-case as on the wire; repeated names joined with ", ".
+ * Read-only: decodeShared() hands the same object out again.
+ */
+export type HeaderFields = Readonly<Record<string, string>>;
+
+/** Blocks up to this size are remembered by decodeShared(), up to MAX_SHARED_BLOCKS of them. */
+const MAX_SHARED_BLOCK = 256;
+const MAX_SHARED_BLOCKS = 64;
 
 /** The decoding context of one connection (header blocks must be decoded in order, all of them). */
 export class HpackDecoder {
@@ -87,6 +94,9 @@ export class HpackDecoder {
   private size = 0;
   private maxSize: number;
   private changes = 0;
+  /** decodeShared()'s blocks, valid while `changes` is `sharedVersion`. */
+  private readonly shared = new Map<string, HeaderFields>();
+  private sharedVersion = -1;
 
   /**
    * @param protocolMaxSize the SETTINGS_HEADER_TABLE_SIZE this side announced (the bound of any
@@ -101,19 +111,11 @@ export class HpackDecoder {
   }
 
   /**
-   * Changes whenever the dynamic table does (an insertion or a size update). A block whose
-   * decoding left it unchanged decodes the same way again as long as it stays unchanged.
-   */
-  get tableVersion(): number {
-    return this.changes;
-  }
-
-  /**
    * Decodes a whole header block. Throws HpackError when the block is malformed; returns
    * `undefined` (with the table still updated) when the list is over maxListBytes.
    */
   decode(block: Uint8Array): HeaderFields | undefined {
-    const out: HeaderFields = {};
+    const out: Record<string, string> = {};
     let pos = 0;
     let listBytes = 0;
     const end = block.length;
@@ -180,6 +182,28 @@ export class HpackDecoder {
     }
     if (listBytes > this.maxListBytes) return undefined;
     return out;
+  }
+
+  /**
+   * decode(), except that a block decoded before is not decoded again when that would give the
+   * same fields and leave the table as it is: its frozen fields are returned again. A client
+   * sends the same few blocks over and over (every unary call of one method); grpc-go indexes
+   * them, other clients send them as literals, whose strings are then decoded on every call.
+   */
+  decodeShared(block: Uint8Array): HeaderFields | undefined {
+    const key = block.length <= MAX_SHARED_BLOCK ? latin1(block, 0, block.length) : undefined;
+    if (key !== undefined && this.sharedVersion === this.changes) {
+      const hit = this.shared.get(key);
+      if (hit !== undefined) return hit;
+    }
+    const before = this.changes;
+    const fields = this.decode(block);
+    if (this.changes !== this.sharedVersion) {
+      this.shared.clear();
+      this.sharedVersion = this.changes;
+    }
+    if (key !== undefined && fields !== undefined && this.changes === before && this.shared.size < MAX_SHARED_BLOCKS) this.shared.set(key, Object.freeze(fields));
+    return fields;
   }
 
   private entry(index: number): readonly [string, string] {

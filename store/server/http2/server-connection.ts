@@ -449,7 +449,7 @@ export class ServerConnection {
     let fields: HeaderFields | undefined;
     try {
       // Always decoded, whatever becomes of the stream: the table must follow every block.
-      fields = this.hpack.decode(block);
+      fields = this.hpack.decodeShared(block);
     } catch (e) {
       if (e instanceof HpackError) throw new ConnectionError(H2Error.COMPRESSION_ERROR, e.message);
       throw e;
