@@ -9,7 +9,7 @@
 
 import { invariant } from '../../common/assert.js';
 import { ProtoReader, ProtoWriter, WireType, bigint64Size, int64Size, readMessage, readSubMessage, varint32Size } from '../../common/proto-wire.js';
-import type { Event, KeyValue, RangeResponse, ResponseHeader, WatchResponse } from './types.js';
+import type { DeleteRangeResponse, Event, KeyValue, PutResponse, RangeResponse, ResponseHeader, WatchResponse } from './types.js';
 
 const EMPTY = Buffer.alloc(0);
 const MAX_U64 = (1n << 64n) - 1n;
@@ -50,6 +50,11 @@ const T = {
   rrKvs: (2 << 3) | WireType.LEN,
   rrMore: (3 << 3) | WireType.VARINT,
   rrCount: (4 << 3) | WireType.VARINT,
+  prHeader: (1 << 3) | WireType.LEN,
+  prPrevKv: (2 << 3) | WireType.LEN,
+  drHeader: (1 << 3) | WireType.LEN,
+  drDeleted: (2 << 3) | WireType.VARINT,
+  drPrevKvs: (3 << 3) | WireType.LEN,
 } as const;
 
 // ---- sizes (all single-byte tags) ----
@@ -282,6 +287,46 @@ export function encodeRangeResponse(res: RangeResponse): Buffer {
   if (res.count !== 0) {
     w.varint32(T.rrCount);
     w.int64(res.count);
+  }
+  return w.finish();
+}
+
+/** The answer to every put: a header and, when asked for, the previous key-value. */
+export function encodePutResponse(res: PutResponse): Buffer {
+  const h = headerSize(res.header);
+  let size = 1 + varint32Size(h) + h;
+  const p = res.prevKv !== undefined ? keyValueSize(res.prevKv) : -1;
+  if (p >= 0) size += 1 + varint32Size(p) + p;
+  const w = new ProtoWriter(size);
+  w.varint32(T.prHeader);
+  w.varint32(h);
+  writeHeader(w, res.header);
+  if (res.prevKv !== undefined) {
+    w.varint32(T.prPrevKv);
+    w.varint32(p);
+    writeKeyValue(w, res.prevKv);
+  }
+  return w.finish();
+}
+
+export function encodeDeleteRangeResponse(res: DeleteRangeResponse): Buffer {
+  const h = headerSize(res.header);
+  let size = 1 + varint32Size(h) + h;
+  if (res.deleted !== 0) size += 1 + int64Size(res.deleted);
+  const kvSizes = res.prevKvs.map(keyValueSize);
+  for (const s of kvSizes) size += 1 + varint32Size(s) + s;
+  const w = new ProtoWriter(size);
+  w.varint32(T.drHeader);
+  w.varint32(h);
+  writeHeader(w, res.header);
+  if (res.deleted !== 0) {
+    w.varint32(T.drDeleted);
+    w.int64(res.deleted);
+  }
+  for (let i = 0; i < res.prevKvs.length; i++) {
+    w.varint32(T.drPrevKvs);
+    w.varint32(kvSizes[i]!);
+    writeKeyValue(w, res.prevKvs[i]!);
   }
   return w.finish();
 }

@@ -276,6 +276,8 @@ test('hand-written encoders write exactly the bytes of the schema-driven codec',
       ['Event', event(p)],
       ['WatchResponse', watchResponse(p)],
       ['RangeResponse', rangeResponse(p)],
+      ['PutResponse', p.chance(0.5) ? { header: header(p), prevKv: keyValue(p) } : { header: header(p) }],
+      ['DeleteRangeResponse', { header: header(p), deleted: p.pick([0, 1, 7, 2 ** 40]), prevKvs: Array.from({ length: p.int(3) }, () => keyValue(p)) }],
     ];
     for (const [name, msg] of cases) {
       const fast = encode(name, msg as never);

@@ -1,9 +1,9 @@
 // Encoding and decoding of etcd 3.4's wire messages (proto/etcd/*.proto) to and from the TS types
 // of types.ts and wire-types.ts. `encode(name, msg)` and `decode(name, buf)` cover every message
 // of the six services; the hot ones (KeyValue, Event, ResponseHeader, WatchResponse,
-// RangeResponse: codec-fast.ts; the write requests and RangeRequest: codec-requests.ts) use
-// hand-written code, the rest the schema-driven codec (codec-reflect.ts). Decoded Buffers share
-// memory with the input buffer.
+// RangeResponse, and the encoding of PutResponse and DeleteRangeResponse: codec-fast.ts; the
+// write requests and RangeRequest: codec-requests.ts) use hand-written code, the rest the
+// schema-driven codec (codec-reflect.ts). Decoded Buffers share memory with the input buffer.
 //
 // For watch fan-out, see encodeWatchEvents / encodeWatchResponse: encode a batch once, send it to
 // many watchers; the gRPC serializers (grpc-services.ts) pass a Buffer through unchanged.
@@ -15,7 +15,9 @@ import {
   decodeResponseHeader,
   decodeWatchResponse,
   encodeEvent,
+  encodeDeleteRangeResponse,
   encodeKeyValue,
+  encodePutResponse,
   encodeRangeResponse,
   encodeResponseHeader,
   encodeWatchResponse,
@@ -161,6 +163,8 @@ const FAST_ENCODERS: { [N in MessageName]?: Encoder<N> } = {
   ResponseHeader: encodeResponseHeader,
   WatchResponse: (res) => encodeWatchResponse(res),
   RangeResponse: encodeRangeResponse,
+  PutResponse: encodePutResponse,
+  DeleteRangeResponse: encodeDeleteRangeResponse,
   RangeRequest: encodeRangeRequest,
   PutRequest: encodePutRequest,
   DeleteRangeRequest: encodeDeleteRangeRequest,
