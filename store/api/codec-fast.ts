@@ -157,6 +157,33 @@ function writeEvent(w: ProtoWriter, ev: Event): void {
   }
 }
 
+/** A response's header field (`size`: headerSize of it); every response has it as field 1. */
+function writeHeaderField(w: ProtoWriter, tag: number, h: ResponseHeader, size: number): void {
+  w.varint32(tag);
+  w.varint32(size);
+  writeHeader(w, h);
+}
+
+/** Repeated KeyValue fields: each message's size, and the bytes of all of them with tags. */
+function keyValueFields(kvs: readonly KeyValue[]): { sizes: number[]; bytes: number } {
+  const sizes = new Array<number>(kvs.length);
+  let bytes = 0;
+  for (let i = 0; i < kvs.length; i++) {
+    const s = keyValueSize(kvs[i]!);
+    sizes[i] = s;
+    bytes += 1 + varint32Size(s) + s;
+  }
+  return { sizes, bytes };
+}
+
+function writeKeyValueFields(w: ProtoWriter, tag: number, kvs: readonly KeyValue[], sizes: readonly number[]): void {
+  for (let i = 0; i < kvs.length; i++) {
+    w.varint32(tag);
+    w.varint32(sizes[i]!);
+    writeKeyValue(w, kvs[i]!);
+  }
+}
+
 export function encodeResponseHeader(h: ResponseHeader): Buffer {
   const w = new ProtoWriter(headerSize(h));
   writeHeader(w, h);
@@ -220,9 +247,7 @@ export function encodeWatchResponse(res: WatchResponse, encodedEvents?: Buffer):
   }
 
   const w = new ProtoWriter(size);
-  w.varint32(T.wrHeader);
-  w.varint32(h);
-  writeHeader(w, res.header);
+  writeHeaderField(w, T.wrHeader, res.header, h);
   if (res.watchId !== 0) {
     w.varint32(T.wrWatchId);
     w.int64(res.watchId);
@@ -261,25 +286,14 @@ export function encodeWatchResponse(res: WatchResponse, encodedEvents?: Buffer):
 
 export function encodeRangeResponse(res: RangeResponse): Buffer {
   const h = headerSize(res.header);
-  let size = 1 + varint32Size(h) + h;
-  const kvSizes = new Array<number>(res.kvs.length);
-  for (let i = 0; i < res.kvs.length; i++) {
-    const s = keyValueSize(res.kvs[i]!);
-    kvSizes[i] = s;
-    size += 1 + varint32Size(s) + s;
-  }
+  const kvs = keyValueFields(res.kvs);
+  let size = 1 + varint32Size(h) + h + kvs.bytes;
   if (res.more) size += 2;
   if (res.count !== 0) size += 1 + int64Size(res.count);
 
   const w = new ProtoWriter(size);
-  w.varint32(T.rrHeader);
-  w.varint32(h);
-  writeHeader(w, res.header);
-  for (let i = 0; i < res.kvs.length; i++) {
-    w.varint32(T.rrKvs);
-    w.varint32(kvSizes[i]!);
-    writeKeyValue(w, res.kvs[i]!);
-  }
+  writeHeaderField(w, T.rrHeader, res.header, h);
+  writeKeyValueFields(w, T.rrKvs, res.kvs, kvs.sizes);
   if (res.more) {
     w.varint32(T.rrMore);
     w.bool(true);
@@ -294,40 +308,25 @@ export function encodeRangeResponse(res: RangeResponse): Buffer {
 /** The answer to every put: a header and, when asked for, the previous key-value. */
 export function encodePutResponse(res: PutResponse): Buffer {
   const h = headerSize(res.header);
-  let size = 1 + varint32Size(h) + h;
-  const p = res.prevKv !== undefined ? keyValueSize(res.prevKv) : -1;
-  if (p >= 0) size += 1 + varint32Size(p) + p;
-  const w = new ProtoWriter(size);
-  w.varint32(T.prHeader);
-  w.varint32(h);
-  writeHeader(w, res.header);
-  if (res.prevKv !== undefined) {
-    w.varint32(T.prPrevKv);
-    w.varint32(p);
-    writeKeyValue(w, res.prevKv);
-  }
+  const prev = keyValueFields(res.prevKv !== undefined ? [res.prevKv] : []);
+  const w = new ProtoWriter(1 + varint32Size(h) + h + prev.bytes);
+  writeHeaderField(w, T.prHeader, res.header, h);
+  if (res.prevKv !== undefined) writeKeyValueFields(w, T.prPrevKv, [res.prevKv], prev.sizes);
   return w.finish();
 }
 
 export function encodeDeleteRangeResponse(res: DeleteRangeResponse): Buffer {
   const h = headerSize(res.header);
-  let size = 1 + varint32Size(h) + h;
+  const prev = keyValueFields(res.prevKvs);
+  let size = 1 + varint32Size(h) + h + prev.bytes;
   if (res.deleted !== 0) size += 1 + int64Size(res.deleted);
-  const kvSizes = res.prevKvs.map(keyValueSize);
-  for (const s of kvSizes) size += 1 + varint32Size(s) + s;
   const w = new ProtoWriter(size);
-  w.varint32(T.drHeader);
-  w.varint32(h);
-  writeHeader(w, res.header);
+  writeHeaderField(w, T.drHeader, res.header, h);
   if (res.deleted !== 0) {
     w.varint32(T.drDeleted);
     w.int64(res.deleted);
   }
-  for (let i = 0; i < res.prevKvs.length; i++) {
-    w.varint32(T.drPrevKvs);
-    w.varint32(kvSizes[i]!);
-    writeKeyValue(w, res.prevKvs[i]!);
-  }
+  writeKeyValueFields(w, T.drPrevKvs, res.prevKvs, prev.sizes);
   return w.finish();
 }
 

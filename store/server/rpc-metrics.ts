@@ -11,7 +11,7 @@ export type RpcType = 'unary' | 'server_stream' | 'bidi_stream';
 type MethodLabels = { grpc_type: RpcType; grpc_service: string; grpc_method: string };
 
 /** go-grpc-prometheus' default buckets, which etcd uses (seconds). */
-export const HANDLING_BUCKETS: readonly number[] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+const HANDLING_BUCKETS: readonly number[] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
 /** One method's counts: RPCs by code, and the handling time histogram. */
 class MethodStats {
